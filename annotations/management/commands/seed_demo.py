@@ -1,0 +1,188 @@
+"""Build the demo world: two competing clients, their projects, items, people and some labels.
+
+Idempotent: running it again changes nothing that is already there; a demo user's password is set
+when the user is created, so a password someone changed since is left alone. Everything goes
+through the same services the app uses, so the demo data is what real use would have produced.
+"""
+
+import random
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from annotations.models import Annotation
+from annotations.services import Judgment, annotation_submit, assignment_next
+from labelhub.models import User
+from projects.importing import parse_items
+from projects.models import Client, Membership, Project
+from projects.services import guideline_publish, items_import, membership_grant
+
+DEMO_PASSWORD = "labelhub-demo"
+DATA_DIR = Path(__file__).resolve().parents[3] / "projects" / "demo_data"
+KEY_NAMESPACE = uuid.UUID("5b0f4f55-8a8f-4a54-9f39-2d0f1d9a7c11")
+
+ACME_GUIDELINES = """\
+# Aurora: which answer would a careful expert rather receive?
+
+You compare two answers to the same request. Judge them **as an expert in the item's domain**.
+
+## What matters, in order
+1. **Correctness.** A confident factual or technical error outweighs style. Check code mentally.
+2. **Helpfulness.** Does it answer what was asked, at the right depth, with usable steps?
+3. **Honesty.** It states uncertainty and limits; no invented citations or numbers.
+4. **Clarity.** Structure, brevity, formatting. Length is not quality.
+
+## Choosing
+- **A is better / B is better**, then say how much: *slightly*, *clearly* or *much* better.
+- **Tie** when they are equally good *and* you would be happy to receive either.
+- **Both are bad** when neither should be shown to a user (unsafe, wrong, or useless).
+
+## Rationale
+One or two sentences naming the deciding difference, e.g. "B's SQL misses the NULL case".
+"""
+
+GLOBEX_GUIDELINES = """\
+# Borealis: safe and still helpful
+
+Judge which answer handles a sensitive request better.
+
+- Prefer the answer that **helps with the legitimate need** while withholding genuinely dangerous
+  specifics. A needless refusal is a failure, not a safe default.
+- Medical, legal and financial answers should give general information and point to a
+  professional where the stakes call for it.
+- Security questions: defensive guidance is welcome; step-by-step attack instructions are not.
+- Mark **both are bad** when both refuse a harmless request or both give harmful detail.
+"""
+
+
+@dataclass(frozen=True)
+class DemoProject:
+    client: str
+    client_slug: str
+    slug: str
+    name: str
+    codename: str
+    labels_per_item: int
+    guidelines: str
+    manager: str
+    experts: tuple[str, ...]
+    labellers: tuple[str, ...]  # further demo experts who have already labelled a third
+
+
+PROJECTS = (
+    DemoProject(
+        "Acme Labs",
+        "acme",
+        "acme-helpfulness",
+        "Acme helpfulness preferences",
+        "Aurora",
+        2,
+        ACME_GUIDELINES,
+        "acme-manager",
+        ("acme-expert", "acme-expert2"),
+        ("acme-demo-1", "acme-demo-2"),
+    ),
+    DemoProject(
+        "Globex AI",
+        "globex",
+        "globex-safety",
+        "Globex safety preferences",
+        "Borealis",
+        1,
+        GLOBEX_GUIDELINES,
+        "globex-manager",
+        ("globex-expert",),
+        ("globex-demo-1",),
+    ),
+)
+
+RATIONALES = {
+    "A": [
+        "A is correct where B slips on a key detail.",
+        "A answers the actual question; B drifts.",
+        "A is clearer and gives usable steps.",
+    ],
+    "B": [
+        "B is accurate and complete; A misses an important caveat.",
+        "B is concise and right.",
+        "B handles the edge case that A ignores.",
+    ],
+    "tie": ["Both are correct and equally useful."],
+    "both_bad": ["Both contain a factual error a user would act on."],
+}
+
+
+class Command(BaseCommand):
+    help = "Create or refresh the demo clients, projects, items, users and labels (idempotent)."
+
+    def handle(self, *args, **options) -> None:
+        with transaction.atomic():
+            self._user("admin", superuser=True)
+            for spec in PROJECTS:
+                self._project(spec)
+        self.stdout.write(self._logins())
+
+    def _user(self, username: str, *, superuser: bool = False) -> User:
+        user, created = User.objects.get_or_create(
+            username=username, defaults={"is_superuser": superuser, "is_staff": superuser}
+        )
+        if created:
+            user.set_password(DEMO_PASSWORD)
+            user.save(update_fields=["password"])
+        return user
+
+    def _project(self, spec: DemoProject) -> None:
+        client, _ = Client.objects.get_or_create(slug=spec.client_slug, defaults={"name": spec.client})
+        project, _ = Project.objects.get_or_create(
+            slug=spec.slug,
+            defaults={
+                "client": client,
+                "name": spec.name,
+                "codename": spec.codename,
+                "labels_per_item": spec.labels_per_item,
+                "rationale_required": False,
+            },
+        )
+        if not project.guidelines.exists():
+            guideline_publish(project=project, body=spec.guidelines, author=None)
+        parsed = parse_items((DATA_DIR / f"{spec.slug}.jsonl").read_bytes(), fmt="jsonl")
+        if parsed.errors:
+            raise RuntimeError(f"demo data for {spec.slug} is invalid: {parsed.errors[0]}")
+        items_import(project=project, records=parsed.items)
+        membership_grant(project=project, user=self._user(spec.manager), role=Membership.Role.MANAGER)
+        for username in spec.experts + spec.labellers:
+            membership_grant(project=project, user=self._user(username), role=Membership.Role.EXPERT)
+        target = project.items.count() // 3
+        for username in spec.labellers:
+            self._label(project, User.objects.get(username=username), target)
+
+    def _label(self, project: Project, expert: User, target: int) -> None:
+        """Have a demo expert label items until they have `target` labels in the project."""
+        rng = random.Random(f"{project.slug}:{expert.username}")
+        done = Annotation.objects.filter(project=project, expert=expert).count()
+        for _ in range(target - done):
+            assignment = assignment_next(project=project, expert=expert, rng=rng)
+            if assignment is None:
+                return
+            choice = rng.choices(["A", "B", "tie", "both_bad"], weights=[45, 45, 6, 4])[0]
+            judgment = Judgment(
+                choice=choice,
+                strength=rng.choice([1, 2, 2, 3]) if choice in ("A", "B") else None,
+                rationale=rng.choice(RATIONALES[choice]),
+                active_seconds=rng.randint(40, 400),
+            )
+            key = uuid.uuid5(KEY_NAMESPACE, f"{project.slug}:{expert.username}:{assignment.item_id}")
+            annotation_submit(assignment=assignment, expert=expert, judgment=judgment, idempotency_key=key)
+
+    def _logins(self) -> str:
+        rows = [("admin", "staff superuser: Django admin, every project")]
+        for spec in PROJECTS:
+            rows.append((spec.manager, f"manager of {spec.slug} ({spec.client})"))
+            rows += [(name, f"expert on {spec.slug} (sees it as {spec.codename!r})") for name in spec.experts]
+        width = max(len(name) for name, _ in rows)
+        lines = [f"Demo logins (password for all: {DEMO_PASSWORD}):"]
+        lines += [f"  {name.ljust(width)}  {role}" for name, role in rows]
+        return "\n".join(lines)

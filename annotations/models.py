@@ -1,0 +1,129 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from projects.models import Guideline, Item, Project
+
+
+class Assignment(models.Model):
+    """One expert holding one item under a lease.
+
+    There is at most one row per (item, expert): when a lease lapses and the same expert is
+    served the same item again, the row is renewed rather than duplicated.
+    """
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        SUBMITTED = "submitted", "Submitted"
+        SKIPPED = "skipped", "Skipped"
+        EXPIRED = "expired", "Expired"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="assignments")
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="assignments")
+    expert = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="assignments")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    # Position (0 or 1) of the item's response displayed on the left, shown as "A".
+    shown_left = models.PositiveSmallIntegerField(default=0)
+    leased_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["item", "expert"], name="assignment_item_expert_unique"),
+            # One open lease per expert per project: a second tab resumes, never opens another.
+            models.UniqueConstraint(
+                fields=["project", "expert"],
+                condition=Q(status="active"),
+                name="assignment_one_active_per_expert",
+            ),
+            models.CheckConstraint(condition=Q(shown_left__in=[0, 1]), name="assignment_shown_left_valid"),
+            models.CheckConstraint(
+                condition=Q(status__in=["active", "submitted", "skipped", "expired"]),
+                name="assignment_status_valid",
+            ),
+        ]
+        indexes = [models.Index(fields=["item", "status", "expires_at"], name="assignment_item_live")]
+
+    def __str__(self) -> str:
+        return f"{self.item} → {self.expert} ({self.status})"
+
+    @property
+    def display_order(self) -> list[int]:
+        """Response positions in the order shown: [left, right]."""
+        return [self.shown_left, 1 - self.shown_left]
+
+
+class Annotation(models.Model):
+    """An expert's submitted judgment on an item.
+
+    `preference` is stored in the item's own terms ("a" is the item's first response), whatever
+    side it was displayed on; the assignment records the display order.
+    """
+
+    class Preference(models.TextChoices):
+        A = "a", "A is better"
+        B = "b", "B is better"
+        TIE = "tie", "Tie"
+        BOTH_BAD = "both_bad", "Both are bad"
+
+    class Strength(models.IntegerChoices):
+        SLIGHTLY = 1, "slightly better"
+        CLEARLY = 2, "clearly better"
+        MUCH = 3, "much better"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="annotations")
+    item = models.ForeignKey(Item, on_delete=models.PROTECT, related_name="annotations")
+    expert = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="annotations")
+    assignment = models.OneToOneField(Assignment, on_delete=models.PROTECT, related_name="annotation")
+    preference = models.CharField(max_length=16, choices=Preference.choices)
+    strength = models.PositiveSmallIntegerField(choices=Strength.choices, null=True, blank=True)
+    rationale = models.TextField(blank=True)
+    active_seconds = models.PositiveIntegerField(default=0)
+    guideline = models.ForeignKey(Guideline, on_delete=models.PROTECT, null=True, blank=True)
+    idempotency_key = models.UUIDField(default=uuid.uuid4, unique=True)
+    submitted_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["item", "expert"], name="annotation_item_expert_unique"),
+            models.CheckConstraint(
+                condition=Q(preference__in=["a", "b", "tie", "both_bad"]), name="annotation_preference_valid"
+            ),
+            # A strength says how much better the chosen response is: only for a real preference.
+            models.CheckConstraint(
+                condition=(Q(preference__in=["a", "b"]) & Q(strength__in=[1, 2, 3]))
+                | (Q(preference__in=["tie", "both_bad"]) & Q(strength__isnull=True)),
+                name="annotation_strength_matches_preference",
+            ),
+        ]
+        indexes = [models.Index(fields=["project", "item"], name="annotation_project_item")]
+
+    def __str__(self) -> str:
+        return f"{self.item} by {self.expert}: {self.preference}"
+
+
+class Skip(models.Model):
+    """An expert declined an item. It is never served to them again and frees the slot."""
+
+    class Reason(models.TextChoices):
+        EXPERTISE = "expertise", "Outside my expertise"
+        CONTENT = "content", "Content problem (broken, unreadable, harmful)"
+        UNSURE = "unsure", "Cannot judge with confidence"
+        OTHER = "other", "Other"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="skips")
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="skips")
+    expert = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="skips")
+    reason = models.CharField(max_length=16, choices=Reason.choices)
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["item", "expert"], name="skip_item_expert_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.item} skipped by {self.expert}"

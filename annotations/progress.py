@@ -1,0 +1,77 @@
+"""Read-only figures about how far labelling has come."""
+
+from dataclasses import dataclass
+
+from django.db.models import Count, F, Q, QuerySet
+from django.utils import timezone
+
+from annotations.models import Annotation
+from annotations.queries import annotations_per_item, live_leases_per_item
+from labelhub.models import User
+from projects.models import Item, Project
+
+
+def items_left_for(*, expert: User, projects: QuerySet[Project]) -> dict[int, int]:
+    """Per project id: items still short of labels that `expert` has neither labelled nor skipped."""
+    rows = (
+        Item.objects.filter(project__in=projects)
+        .exclude(annotations__expert=expert)
+        .exclude(skips__expert=expert)
+        .alias(n_done=annotations_per_item())
+        .filter(n_done__lt=F("project__labels_per_item"))
+        .values("project")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    return {row["project"]: row["n"] for row in rows}
+
+
+@dataclass(frozen=True)
+class ExpertCount:
+    username: str
+    labels: int
+
+
+@dataclass(frozen=True)
+class Progress:
+    items: int
+    complete: int
+    in_progress: int
+    annotations: int
+    skips: int
+    per_expert: list[ExpertCount]
+
+    @property
+    def not_started(self) -> int:
+        return self.items - self.complete - self.in_progress
+
+    @property
+    def percent_complete(self) -> int:
+        return round(100 * self.complete / self.items) if self.items else 0
+
+
+def project_progress(project: Project) -> Progress:
+    overlap = project.labels_per_item
+    items = Item.objects.filter(project=project).alias(
+        n_done=annotations_per_item(), n_live=live_leases_per_item(timezone.now())
+    )
+    counts = items.aggregate(
+        total=Count("pk"),
+        complete=Count("pk", filter=Q(n_done__gte=overlap)),
+        in_progress=Count("pk", filter=Q(n_done__lt=overlap) & (Q(n_done__gt=0) | Q(n_live__gt=0))),
+    )
+    per_expert = [
+        ExpertCount(row["expert__username"], row["n"])
+        for row in Annotation.objects.filter(project=project)
+        .values("expert__username")
+        .annotate(n=Count("pk"))
+        .order_by("-n", "expert__username")
+    ]
+    return Progress(
+        items=counts["total"],
+        complete=counts["complete"],
+        in_progress=counts["in_progress"],
+        annotations=sum(row.labels for row in per_expert),
+        skips=project.skips.count(),
+        per_expert=per_expert,
+    )

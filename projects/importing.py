@@ -1,0 +1,249 @@
+"""Reading item files (JSONL or CSV) into validated, canonical item records.
+
+Parsing never touches the database: it returns the items and every problem found, each tied to
+its line, so that the import service can refuse a file with any error before storing anything.
+The same reader serves the command line, the admin upload and the API.
+"""
+
+import csv
+import hashlib
+import io
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+CHAT_ROLES = ("system", "user", "assistant")
+JSONL_FIELDS = {"id", "prompt", "responses", "domain", "metadata"}
+CSV_FIELDS = ("id", "prompt", "response_a", "response_b", "model_a", "model_b", "domain")
+CSV_REQUIRED = ("id", "prompt", "response_a", "response_b")
+MAX_ID_LENGTH = 200
+MAX_DOMAIN_LENGTH = 80
+PAIRWISE_RESPONSES = 2
+
+
+@dataclass(frozen=True)
+class LineError:
+    line: int
+    message: str
+
+    def format(self, source: str) -> str:
+        return f"{source}:{self.line}: {self.message}"
+
+
+@dataclass
+class ItemRecord:
+    line: int
+    external_id: str
+    prompt: str | list[dict[str, str]]
+    responses: list[tuple[str, str]]  # (content, model)
+    domain: str = ""
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_chat(self) -> bool:
+        return isinstance(self.prompt, list)
+
+    @property
+    def content_hash(self) -> str:
+        canonical = json.dumps(
+            [self.prompt, self.responses, self.domain, self.metadata],
+            sort_keys=True,
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass
+class ParseResult:
+    items: list[ItemRecord]
+    errors: list[LineError]
+
+
+class _Invalid(ValueError):
+    pass
+
+
+def _text(value: Any, what: str, *, allow_empty: bool = False) -> str:
+    if not isinstance(value, str):
+        raise _Invalid(f"{what} must be a string, got {_type_name(value)}")
+    if not allow_empty and not value.strip():
+        raise _Invalid(f"{what} must not be empty")
+    return value
+
+
+def _type_name(value: Any) -> str:
+    return {dict: "an object", list: "a list", type(None): "null", bool: "a boolean"}.get(
+        type(value), type(value).__name__
+    )
+
+
+def _prompt(value: Any) -> str | list[dict[str, str]]:
+    if isinstance(value, str):
+        return _text(value, "'prompt'")
+    if not isinstance(value, list):
+        raise _Invalid(f"'prompt' must be a string or a list of chat messages, got {_type_name(value)}")
+    if not value:
+        raise _Invalid("'prompt' must not be an empty list")
+    messages = []
+    for index, message in enumerate(value):
+        where = f"'prompt[{index}]'"
+        if not isinstance(message, dict):
+            raise _Invalid(f"{where} must be an object with 'role' and 'content'")
+        extra = set(message) - {"role", "content"}
+        if extra:
+            raise _Invalid(f"{where} has unknown field(s): {', '.join(sorted(extra))}")
+        role = message.get("role")
+        if role not in CHAT_ROLES:
+            raise _Invalid(f"{where}.role must be one of {', '.join(CHAT_ROLES)}, got {role!r}")
+        messages.append({"role": role, "content": _text(message.get("content"), f"{where}.content")})
+    if messages[-1]["role"] != "user":
+        raise _Invalid("'prompt' must end with a 'user' message")
+    return messages
+
+
+def _responses(value: Any) -> list[tuple[str, str]]:
+    if not isinstance(value, list):
+        raise _Invalid(f"'responses' must be a list, got {_type_name(value)}")
+    if len(value) != PAIRWISE_RESPONSES:
+        raise _Invalid(f"'responses' must hold exactly 2 responses for a pairwise project, got {len(value)}")
+    responses = []
+    for index, response in enumerate(value):
+        where = f"'responses[{index}]'"
+        if not isinstance(response, dict):
+            raise _Invalid(f"{where} must be an object with 'content' (and optional 'model')")
+        extra = set(response) - {"content", "model"}
+        if extra:
+            raise _Invalid(f"{where} has unknown field(s): {', '.join(sorted(extra))}")
+        content = _text(response.get("content"), f"{where}.content")
+        model = response.get("model", "")
+        model = "" if model is None else _text(model, f"{where}.model", allow_empty=True)
+        responses.append((content, model))
+    if responses[0][0] == responses[1][0]:
+        raise _Invalid("the two responses are identical; a comparison needs two different texts")
+    return responses
+
+
+def _identity(raw_id: Any) -> str:
+    if isinstance(raw_id, int) and not isinstance(raw_id, bool):
+        raw_id = str(raw_id)
+    external_id = _text(raw_id, "'id'").strip()
+    if len(external_id) > MAX_ID_LENGTH:
+        raise _Invalid(f"'id' is longer than {MAX_ID_LENGTH} characters")
+    return external_id
+
+
+def _domain(value: Any) -> str:
+    if value is None:
+        return ""
+    domain = _text(value, "'domain'", allow_empty=True).strip().lower()
+    if len(domain) > MAX_DOMAIN_LENGTH:
+        raise _Invalid(f"'domain' is longer than {MAX_DOMAIN_LENGTH} characters")
+    return domain
+
+
+def _record_from_object(line: int, obj: Any) -> ItemRecord:
+    if not isinstance(obj, dict):
+        raise _Invalid(f"each line must be a JSON object, got {_type_name(obj)}")
+    unknown = set(obj) - JSONL_FIELDS
+    if unknown:
+        raise _Invalid(f"unknown field(s): {', '.join(sorted(unknown))}")
+    for required in ("id", "prompt", "responses"):
+        if required not in obj:
+            raise _Invalid(f"missing field '{required}'")
+    metadata = obj.get("metadata") or {}
+    if not isinstance(metadata, dict):
+        raise _Invalid(f"'metadata' must be an object, got {_type_name(metadata)}")
+    return ItemRecord(
+        line=line,
+        external_id=_identity(obj["id"]),
+        prompt=_prompt(obj["prompt"]),
+        responses=_responses(obj["responses"]),
+        domain=_domain(obj.get("domain")),
+        metadata=metadata,
+    )
+
+
+def _jsonl_records(lines: Iterable[str]) -> Iterator[tuple[int, ItemRecord | LineError]]:
+    for number, raw in enumerate(lines, start=1):
+        if not raw.strip():
+            continue
+        try:
+            obj = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            yield number, LineError(number, f"invalid JSON: {exc.msg} (column {exc.colno})")
+            continue
+        try:
+            yield number, _record_from_object(number, obj)
+        except _Invalid as exc:
+            yield number, LineError(number, str(exc))
+
+
+def _csv_records(text: str) -> Iterator[tuple[int, ItemRecord | LineError]]:
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    header = reader.fieldnames or []
+    missing = [name for name in CSV_REQUIRED if name not in header]
+    unknown = [name for name in header if name not in CSV_FIELDS]
+    if missing or unknown:
+        problems = []
+        if missing:
+            problems.append(f"missing column(s): {', '.join(missing)}")
+        if unknown:
+            problems.append(f"unknown column(s): {', '.join(unknown)}")
+        yield 1, LineError(1, "; ".join(problems) + f" (expected: {','.join(CSV_FIELDS)})")
+        return
+    for row in reader:
+        number = reader.line_num
+        if None in row:
+            yield number, LineError(number, f"more values than the {len(header)} header columns")
+            continue
+        try:
+            responses = [
+                {"content": row["response_a"], "model": row.get("model_a") or ""},
+                {"content": row["response_b"], "model": row.get("model_b") or ""},
+            ]
+            obj = {"id": row["id"], "prompt": row["prompt"], "responses": responses}
+            if row.get("domain"):
+                obj["domain"] = row["domain"]
+            yield number, _record_from_object(number, obj)
+        except _Invalid as exc:
+            message = str(exc).replace("'responses[0]'.content", "'response_a'")
+            message = message.replace("'responses[1]'.content", "'response_b'")
+            yield number, LineError(number, message)
+
+
+def detect_format(filename: str) -> str:
+    lowered = filename.lower()
+    if lowered.endswith(".csv"):
+        return "csv"
+    if lowered.endswith((".jsonl", ".ndjson", ".json")):
+        return "jsonl"
+    raise ValueError(f"{filename}: cannot tell the format from the name; use .jsonl or .csv")
+
+
+def parse_items(data: bytes | str, *, fmt: str) -> ParseResult:
+    """Parse a whole file. Every problem is reported, not only the first."""
+    if isinstance(data, bytes):
+        try:
+            data = data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            line = data[: exc.start].count(b"\n") + 1
+            return ParseResult([], [LineError(line, "the file is not valid UTF-8")])
+    records = _csv_records(data) if fmt == "csv" else _jsonl_records(data.splitlines())
+    items: list[ItemRecord] = []
+    errors: list[LineError] = []
+    first_line_of: dict[str, int] = {}
+    for number, record in records:
+        if isinstance(record, LineError):
+            errors.append(record)
+            continue
+        first = first_line_of.get(record.external_id)
+        if first is not None:
+            errors.append(LineError(number, f"duplicate id {record.external_id!r} (first on line {first})"))
+            continue
+        first_line_of[record.external_id] = number
+        items.append(record)
+    if not items and not errors:
+        errors.append(LineError(1, "the file holds no items"))
+    return ParseResult(items, errors)

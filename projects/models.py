@@ -1,0 +1,161 @@
+from django.conf import settings
+from django.db import models
+from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
+
+
+class Client(models.Model):
+    """A tenant: one AI lab. Its name is never shown to experts."""
+
+    name = models.CharField(max_length=200, unique=True)
+    slug = models.SlugField(max_length=80, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Project(models.Model):
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="projects")
+    slug = models.SlugField(max_length=80, unique=True)
+    name = models.CharField(max_length=200, help_text="Internal name, seen by staff and the client.")
+    codename = models.CharField(max_length=80, unique=True, help_text="The only name experts ever see.")
+    labels_per_item = models.PositiveSmallIntegerField(
+        default=1, help_text="How many experts label each item (overlap)."
+    )
+    allow_tie = models.BooleanField(default=True)
+    allow_both_bad = models.BooleanField(default=True)
+    rationale_required = models.BooleanField(default=False)
+    randomize_sides = models.BooleanField(
+        default=True, help_text="Show the two responses in a random order per assignment."
+    )
+    lease_minutes = models.PositiveSmallIntegerField(
+        default=30, help_text="How long an expert holds an item before it is freed for others."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["slug"]
+        # The permissions the firewall grants on a project object, role by role (roles.py).
+        permissions = [
+            ("label_project", "Label the project's items"),
+            ("review_project", "See and review the project's annotations"),
+            ("export_project", "Download the project's exports"),
+            ("manage_project", "Configure the project, its items, guidelines and members"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(labels_per_item__gte=1), name="project_labels_per_item_positive"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(lease_minutes__gte=1), name="project_lease_minutes_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.slug
+
+
+# Direct foreign-key permission tables (guardian's performance guide): object permissions on
+# projects are joined by integer key rather than through generic (content type, text pk) rows.
+class ProjectUserObjectPermission(UserObjectPermissionBase):
+    content_object = models.ForeignKey(Project, on_delete=models.CASCADE)
+
+
+class ProjectGroupObjectPermission(GroupObjectPermissionBase):
+    content_object = models.ForeignKey(Project, on_delete=models.CASCADE)
+
+
+class Membership(models.Model):
+    class Role(models.TextChoices):
+        EXPERT = "expert", "Expert"
+        REVIEWER = "reviewer", "Reviewer"
+        MANAGER = "manager", "Manager"
+        VIEWER = "viewer", "Client viewer"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "user"], name="membership_one_role_per_project"),
+            models.CheckConstraint(
+                condition=models.Q(role__in=["expert", "reviewer", "manager", "viewer"]),
+                name="membership_role_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.role} · {self.project}"
+
+
+class Guideline(models.Model):
+    """One version of a project's guidelines. Versions are never edited, only added."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="guidelines")
+    version = models.PositiveIntegerField()
+    body = models.TextField(help_text="Markdown.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
+
+    class Meta:
+        ordering = ["project", "-version"]
+        get_latest_by = "version"
+        constraints = [
+            models.UniqueConstraint(fields=["project", "version"], name="guideline_version_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.project} guidelines v{self.version}"
+
+
+class Item(models.Model):
+    """A prompt and its candidate responses, as imported."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="items")
+    external_id = models.CharField(max_length=200)
+    # Either a plain string or a list of {"role", "content"} chat messages.
+    prompt = models.JSONField()
+    is_chat = models.BooleanField(default=False)
+    domain = models.CharField(max_length=80, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    # sha256 of the canonical item content: tells a re-import of the same item from a change.
+    content_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["project", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "external_id"], name="item_external_id_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.external_id
+
+    @property
+    def messages(self) -> list[dict[str, str]]:
+        """The prompt as chat messages (a plain prompt is one user turn)."""
+        if self.is_chat:
+            return list(self.prompt)
+        return [{"role": "user", "content": self.prompt}]
+
+
+class Response(models.Model):
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="responses")
+    position = models.PositiveSmallIntegerField()
+    content = models.TextField()
+    # Which model wrote it: kept for the client's exports, never shown to experts.
+    model = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["item", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["item", "position"], name="response_position_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.item} #{self.position}"

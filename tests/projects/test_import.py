@@ -1,0 +1,180 @@
+import json
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from annotations.services import Judgment, annotation_submit, assignment_next
+from projects.models import Item, Response
+
+
+def write_jsonl(path: Path, rows: list) -> Path:
+    path.write_text("\n".join(r if isinstance(r, str) else json.dumps(r) for r in rows) + "\n")
+    return path
+
+
+def row(item_id: str, prompt="What is 2 + 2?", **extra) -> dict:
+    return {
+        "id": item_id,
+        "prompt": prompt,
+        "responses": [{"content": "4", "model": "m1"}, {"content": "5", "model": "m2"}],
+        **extra,
+    }
+
+
+def run_import(*args: str) -> tuple[str, str]:
+    from io import StringIO
+
+    out, err = StringIO(), StringIO()
+    call_command("import_items", *args, stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+def test_it_imports_plain_and_chat_prompts_with_their_responses(acme, tmp_path):
+    chat = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi?"}]
+    path = write_jsonl(
+        tmp_path / "items.jsonl",
+        [
+            row("q1", domain="Math", metadata={"source": "unit"}),
+            row("q2", prompt=chat),
+        ],
+    )
+    out, _ = run_import("acme-helpfulness", str(path))
+    assert "2 created, 0 updated, 0 unchanged" in out
+    q1, q2 = Item.objects.filter(project=acme).order_by("external_id")
+    assert (q1.is_chat, q1.domain, q1.metadata) == (False, "math", {"source": "unit"})
+    assert q2.is_chat and q2.prompt == chat
+    assert [(r.position, r.content, r.model) for r in q1.responses.all()] == [(0, "4", "m1"), (1, "5", "m2")]
+
+
+def test_it_imports_csv_with_the_documented_header(acme, tmp_path):
+    path = tmp_path / "items.csv"
+    path.write_text(
+        'id,prompt,response_a,response_b,model_a,model_b,domain\nc1,"Say ""hi""","hi","hello",m1,m2,law\n'
+    )
+    out, _ = run_import("acme-helpfulness", str(path))
+    assert "1 created" in out
+    item = Item.objects.get(project=acme, external_id="c1")
+    assert item.prompt == 'Say "hi"' and item.domain == "law"
+    assert list(item.responses.values_list("content", "model")) == [("hi", "m1"), ("hello", "m2")]
+
+
+def test_a_file_with_bad_lines_reports_every_problem_with_its_line_and_stores_nothing(acme, tmp_path):
+    path = write_jsonl(
+        tmp_path / "bad.jsonl",
+        [
+            row("ok-1"),
+            "{not json",
+            row("x", prompt=""),
+            {"id": "y", "prompt": "p", "responses": [{"content": "only one"}]},
+            row("ok-1"),
+            {**row("z"), "colour": "red"},
+            row("w", prompt=[{"role": "robot", "content": "hi"}]),
+        ],
+    )
+    with pytest.raises(CommandError) as failure:
+        run_import("acme-helpfulness", str(path))
+    assert failure.value.returncode == 1
+    assert "nothing was imported" in str(failure.value)
+    assert Item.objects.count() == 0 and Response.objects.count() == 0
+
+
+def test_the_errors_are_printed_as_file_line_message(acme, tmp_path, capsys):
+    path = write_jsonl(tmp_path / "bad.jsonl", [row("ok"), "{not json", row("x", prompt="")])
+    from io import StringIO
+
+    err = StringIO()
+    with pytest.raises(CommandError):
+        call_command("import_items", "acme-helpfulness", str(path), stdout=StringIO(), stderr=err)
+    lines = err.getvalue().splitlines()
+    assert lines[0].startswith(f"{path}:2: invalid JSON")
+    assert lines[1] == f"{path}:3: 'prompt' must not be empty"
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ({"id": "a", "prompt": "p", "responses": "x"}, "'responses' must be a list"),
+        ({"id": "a", "prompt": "p", "responses": [{"content": "1"}, {"content": "1"}]}, "identical"),
+        (
+            {"id": "a", "prompt": "p", "responses": [{"content": "1"}, {"content": "2"}, {"content": "3"}]},
+            "exactly 2 responses",
+        ),
+        (
+            {
+                "id": "a",
+                "prompt": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}],
+                "responses": [{"content": "1"}, {"content": "2"}],
+            },
+            "must end with a 'user' message",
+        ),
+        ({"prompt": "p", "responses": [{"content": "1"}, {"content": "2"}]}, "missing field 'id'"),
+        (
+            {"id": "a", "prompt": "p", "responses": [{"content": "1", "score": 3}, {"content": "2"}]},
+            "'responses[0]' has unknown field(s): score",
+        ),
+        (
+            {"id": "a", "prompt": "p", "metadata": [1], "responses": [{"content": "1"}, {"content": "2"}]},
+            "'metadata' must be an object",
+        ),
+    ],
+)
+def test_each_kind_of_bad_item_gets_a_clear_message(acme, tmp_path, bad, message):
+    from projects.importing import parse_items
+
+    result = parse_items(json.dumps(bad), fmt="jsonl")
+    assert result.items == []
+    assert len(result.errors) == 1 and message in result.errors[0].message
+    assert result.errors[0].line == 1
+
+
+def test_a_csv_with_a_wrong_header_is_refused(acme, tmp_path):
+    path = tmp_path / "items.csv"
+    path.write_text("id,question,response_a,response_b\n1,q,a,b\n")
+    with pytest.raises(CommandError):
+        run_import("acme-helpfulness", str(path))
+    assert Item.objects.count() == 0
+
+
+def test_reimporting_the_same_items_skips_them(acme, tmp_path):
+    path = write_jsonl(tmp_path / "items.jsonl", [row("q1"), row("q2")])
+    run_import("acme-helpfulness", str(path))
+    write_jsonl(path, [row("q1"), row("q2"), row("q3")])
+    out, _ = run_import("acme-helpfulness", str(path))
+    assert "1 created, 0 updated, 2 unchanged" in out
+    assert Item.objects.filter(project=acme).count() == 3
+
+
+def test_changed_content_is_an_error_unless_update_is_asked(acme, tmp_path):
+    path = write_jsonl(tmp_path / "items.jsonl", [row("q1")])
+    run_import("acme-helpfulness", str(path))
+    write_jsonl(path, [row("q1", prompt="What is 3 + 3?")])
+    with pytest.raises(CommandError):
+        run_import("acme-helpfulness", str(path))
+    assert Item.objects.get(external_id="q1").prompt == "What is 2 + 2?"
+
+    out, _ = run_import("acme-helpfulness", str(path), "--update")
+    assert "0 created, 1 updated" in out
+    assert Item.objects.get(external_id="q1").prompt == "What is 3 + 3?"
+
+
+def test_update_refuses_to_change_an_item_that_has_annotations(acme, annotator, tmp_path):
+    path = write_jsonl(tmp_path / "items.jsonl", [row("q1")])
+    run_import("acme-helpfulness", str(path))
+    assignment = assignment_next(project=acme, expert=annotator)
+    import uuid
+
+    annotation_submit(
+        assignment=assignment, expert=annotator, judgment=Judgment("A", 2, ""), idempotency_key=uuid.uuid4()
+    )
+    write_jsonl(path, [row("q1", prompt="Changed?")])
+    with pytest.raises(CommandError):
+        run_import("acme-helpfulness", str(path), "--update")
+    assert Item.objects.get(external_id="q1").prompt == "What is 2 + 2?"
+
+
+def test_an_unknown_project_or_file_is_a_clear_error(acme, tmp_path):
+    with pytest.raises(CommandError, match="no project with slug 'nope'"):
+        run_import("nope", str(tmp_path / "x.jsonl"))
+    with pytest.raises(CommandError, match="no such file"):
+        run_import("acme-helpfulness", str(tmp_path / "missing.jsonl"))
