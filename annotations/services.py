@@ -183,7 +183,11 @@ def annotation_submit(
 def _store(
     *, assignment: Assignment, expert: User, judgment: Judgment, key: uuid.UUID, now: datetime
 ) -> Submission:
-    assignment = Assignment.objects.select_for_update().select_related("project").get(pk=assignment.pk)
+    # Lock only the assignment: locking the joined project row as well would block every other
+    # expert's foreign-key checks on it and deadlock under load.
+    assignment = (
+        Assignment.objects.select_for_update(of=("self",)).select_related("project").get(pk=assignment.pk)
+    )
     if assignment.expert_id != expert.pk:
         raise ValidationError("This item is assigned to someone else.")
     if assignment.status == Status.SUBMITTED:

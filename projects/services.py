@@ -42,7 +42,8 @@ def membership_revoke(*, membership: Membership) -> None:
 def guideline_publish(*, project: Project, body: str, author: User | None) -> Guideline:
     """Add a new version of the project's guidelines; earlier versions stay as they were."""
     # Lock the project so two editors saving at once get versions n+1 and n+2, not a clash.
-    Project.objects.select_for_update().get(pk=project.pk)
+    # NO KEY UPDATE: it must not block the foreign-key checks of experts writing meanwhile.
+    Project.objects.select_for_update(no_key=True).get(pk=project.pk)
     latest = project.guidelines.aggregate(v=Max("version"))["v"] or 0
     guideline = Guideline(project=project, version=latest + 1, body=body, created_by=author)
     guideline.full_clean()
@@ -130,7 +131,7 @@ def items_import(
 ) -> ImportReport:
     """Store `records` in `project`, all or nothing. Raises ImportRejected on any conflict."""
     # Serialise imports into one project so that two uploads cannot both create the same id.
-    Project.objects.select_for_update().get(pk=project.pk)
+    Project.objects.select_for_update(no_key=True).get(pk=project.pk)
     stored = _stored_hashes(project)
     report = items_plan(project=project, records=records, update=update, stored=stored)
     if report.errors:

@@ -1,10 +1,13 @@
 import json
+import uuid
+from io import StringIO
 from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
 
 from annotations.services import Judgment, annotation_submit, assignment_next
+from projects.importing import parse_items
 from projects.models import Item, Response
 
 
@@ -23,7 +26,6 @@ def row(item_id: str, prompt="What is 2 + 2?", **extra) -> dict:
 
 
 def run_import(*args: str) -> tuple[str, str]:
-    from io import StringIO
 
     out, err = StringIO(), StringIO()
     call_command("import_items", *args, stdout=out, stderr=err)
@@ -81,7 +83,6 @@ def test_a_file_with_bad_lines_reports_every_problem_with_its_line_and_stores_no
 
 def test_the_errors_are_printed_as_file_line_message(acme, tmp_path, capsys):
     path = write_jsonl(tmp_path / "bad.jsonl", [row("ok"), "{not json", row("x", prompt="")])
-    from io import StringIO
 
     err = StringIO()
     with pytest.raises(CommandError):
@@ -120,7 +121,6 @@ def test_the_errors_are_printed_as_file_line_message(acme, tmp_path, capsys):
     ],
 )
 def test_each_kind_of_bad_item_gets_a_clear_message(acme, tmp_path, bad, message):
-    from projects.importing import parse_items
 
     result = parse_items(json.dumps(bad), fmt="jsonl")
     assert result.items == []
@@ -162,7 +162,6 @@ def test_update_refuses_to_change_an_item_that_has_annotations(acme, annotator, 
     path = write_jsonl(tmp_path / "items.jsonl", [row("q1")])
     run_import("acme-helpfulness", str(path))
     assignment = assignment_next(project=acme, expert=annotator)
-    import uuid
 
     annotation_submit(
         assignment=assignment, expert=annotator, judgment=Judgment("A", 2, ""), idempotency_key=uuid.uuid4()
