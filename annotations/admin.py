@@ -1,24 +1,40 @@
+from typing import Any
+
 from django.contrib import admin
+from django.http import HttpRequest
 
 from annotations.models import Annotation, Assignment, Skip
+from projects.admin_site import ProjectScopedAdmin
+from projects.permissions import Perm
+
+
+class ReadOnlyProjectAdmin(ProjectScopedAdmin):
+    """Judgments are made on the labelling page, never edited here; reviewers may look."""
+
+    view_perm = Perm.REVIEW
+    edit_perm = None
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [field.name for field in self.model._meta.fields]
 
 
 @admin.register(Annotation)
-class AnnotationAdmin(admin.ModelAdmin):
+class AnnotationAdmin(ReadOnlyProjectAdmin):
     list_display = ["item", "expert", "preference", "strength", "submitted_at"]
-    list_filter = ["project", "preference"]
-    readonly_fields = [f.name for f in Annotation._meta.fields]
+    list_filter = ["project", "preference", "strength"]
+    search_fields = ["item__external_id", "expert__username"]
+    list_select_related = ["item", "expert"]
 
 
 @admin.register(Assignment)
-class AssignmentAdmin(admin.ModelAdmin):
+class AssignmentAdmin(ReadOnlyProjectAdmin):
     list_display = ["item", "expert", "status", "shown_left", "expires_at"]
     list_filter = ["project", "status"]
-    readonly_fields = [f.name for f in Assignment._meta.fields]
+    list_select_related = ["item", "expert"]
 
 
 @admin.register(Skip)
-class SkipAdmin(admin.ModelAdmin):
+class SkipAdmin(ReadOnlyProjectAdmin):
     list_display = ["item", "expert", "reason", "created_at"]
     list_filter = ["project", "reason"]
-    readonly_fields = [f.name for f in Skip._meta.fields]
+    list_select_related = ["item", "expert"]

@@ -8,6 +8,7 @@ from django.utils import timezone
 from annotations.models import Annotation
 from annotations.queries import annotations_per_item, live_leases_per_item
 from labelhub.models import User
+from labelhub.pseudonyms import annotator_pseudonym
 from projects.models import Item, Project
 
 
@@ -28,7 +29,7 @@ def items_left_for(*, expert: User, projects: QuerySet[Project]) -> dict[int, in
 
 @dataclass(frozen=True)
 class ExpertCount:
-    username: str
+    annotator: str  # the username for the vendor's managers, else the pseudonymous id
     labels: int
 
 
@@ -50,7 +51,7 @@ class Progress:
         return round(100 * self.complete / self.items) if self.items else 0
 
 
-def project_progress(project: Project) -> Progress:
+def project_progress(project: Project, *, identify_experts: bool = False) -> Progress:
     overlap = project.labels_per_item
     items = Item.objects.filter(project=project).alias(
         n_done=annotations_per_item(), n_live=live_leases_per_item(timezone.now())
@@ -60,12 +61,20 @@ def project_progress(project: Project) -> Progress:
         complete=Count("pk", filter=Q(n_done__gte=overlap)),
         in_progress=Count("pk", filter=Q(n_done__lt=overlap) & (Q(n_done__gt=0) | Q(n_live__gt=0))),
     )
-    per_expert = [
-        ExpertCount(row["expert__username"], row["n"])
-        for row in Annotation.objects.filter(project=project)
-        .values("expert__username")
+    rows = (
+        Annotation.objects.filter(project=project)
+        .values("expert", "expert__username")
         .annotate(n=Count("pk"))
-        .order_by("-n", "expert__username")
+        .order_by("-n", "expert")
+    )
+    per_expert = [
+        ExpertCount(
+            row["expert__username"]
+            if identify_experts
+            else annotator_pseudonym(project_id=project.pk, user_id=row["expert"]),
+            row["n"],
+        )
+        for row in rows
     ]
     return Progress(
         items=counts["total"],

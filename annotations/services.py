@@ -20,7 +20,8 @@ from django.utils import timezone
 from annotations.models import Annotation, Assignment, Skip
 from annotations.queries import annotations_per_item, live_leases, live_leases_per_item
 from labelhub.models import User
-from projects.models import Guideline, Item, Project
+from projects.guidelines import current_guideline
+from projects.models import Item, Project
 
 # How many locked-then-full candidates to step over before giving up for this request. Only a
 # race can fill a candidate between the query and the lock, so a handful is plenty.
@@ -104,10 +105,6 @@ def _lease(*, item: Item, project: Project, expert: User, now: datetime, rng: ra
     assignment.full_clean(validate_unique=False, validate_constraints=False)
     assignment.save()
     return assignment
-
-
-def current_guideline(project: Project) -> Guideline | None:
-    return project.guidelines.order_by("-version").first()
 
 
 # What the expert clicked, in display terms, mapped to the item's response positions.

@@ -13,8 +13,10 @@ from annotations.exports import export_lines
 from annotations.forms import ExportForm, PairwiseForm, SkipForm
 from annotations.models import Assignment
 from annotations.progress import items_left_for, project_progress
+from labelhub.audit import Action, audit_record
+from projects.guidelines import guideline_show
 from projects.models import Project
-from projects.permissions import Perm, project_for, projects_for
+from projects.permissions import Perm, has_project_perm, project_for, projects_for
 
 
 def _task_context(
@@ -25,7 +27,6 @@ def _task_context(
         "assignment": assignment,
         "form": form,
         "notice": notice,
-        "guideline": services.current_guideline(project),
         "skip_form": SkipForm(),
     }
     if assignment is not None:
@@ -36,8 +37,15 @@ def _task_context(
 
 
 def _render_task(request: HttpRequest, context: dict, status: int = 200) -> HttpResponse:
-    template = "annotations/label.html#task" if request.htmx else "annotations/label.html"
-    return render(request, template, context, status=status)
+    if request.htmx:
+        return render(request, "annotations/label.html#task", context, status=status)
+    # A full page shows the guidelines beside the task: that is a guideline view, fingerprinted.
+    context["shown"] = guideline_show(project=context["project"], viewer=request.user, request=request)
+    return render(request, "annotations/label.html", context, status=status)
+
+
+def _assignment(request: HttpRequest, project: Project, assignment_id: int) -> Assignment:
+    return get_object_or_404(Assignment, pk=assignment_id, project=project, expert=request.user)
 
 
 @require_GET
@@ -45,7 +53,7 @@ def _render_task(request: HttpRequest, context: dict, status: int = 200) -> Http
 def home(request: HttpRequest) -> HttpResponse:
     labelling = projects_for(request.user, Perm.LABEL).order_by("codename")
     left = items_left_for(expert=request.user, projects=labelling)
-    overseeing = projects_for(request.user, Perm.EXPORT).select_related("client").order_by("slug")
+    overseeing = projects_for(request.user, Perm.EXPORT).select_related("client").order_by("name")
     return render(
         request,
         "annotations/home.html",
@@ -58,17 +66,17 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @login_required
-def label(request: HttpRequest, slug: str) -> HttpResponse:
-    project = project_for(request.user, slug, Perm.LABEL)
+def label(request: HttpRequest, code: str) -> HttpResponse:
+    project = project_for(request.user, Perm.LABEL, code=code)
     assignment = services.assignment_next(project=project, expert=request.user)
     return _render_task(request, _task_context(project, assignment))
 
 
 @require_POST
 @login_required
-def submit(request: HttpRequest, slug: str, assignment_id: int) -> HttpResponse:
-    project = project_for(request.user, slug, Perm.LABEL)
-    assignment = get_object_or_404(Assignment, pk=assignment_id, project=project, expert=request.user)
+def submit(request: HttpRequest, code: str, assignment_id: int) -> HttpResponse:
+    project = project_for(request.user, Perm.LABEL, code=code)
+    assignment = _assignment(request, project, assignment_id)
     form = PairwiseForm(request.POST)
     try:
         if not form.is_valid():
@@ -81,26 +89,19 @@ def submit(request: HttpRequest, slug: str, assignment_id: int) -> HttpResponse:
         )
     except ValidationError as error:
         # Keep what the expert typed and say what is wrong, field by field.
-        if hasattr(error, "error_dict"):
-            for field, messages in error.message_dict.items():
-                form.add_error(field if field in form.fields else None, messages)
-        else:
-            form.add_error(None, error.messages)
+        for field, messages in error.update_error_dict({}).items():
+            form.add_error(field if field in form.fields else None, messages)
         return _render_task(request, _task_context(project, assignment, form), status=422)
     except services.LeaseLost as lost:
-        next_assignment = services.assignment_next(project=project, expert=request.user)
-        return _render_task(request, _task_context(project, next_assignment, notice=str(lost)))
-    if not request.htmx:
-        return redirect("annotations:label", slug=project.slug)
-    next_assignment = services.assignment_next(project=project, expert=request.user)
-    return _render_task(request, _task_context(project, next_assignment, notice="Saved."))
+        return _next_task(request, project, notice=str(lost))
+    return _next_task(request, project, notice="Saved.")
 
 
 @require_POST
 @login_required
-def skip(request: HttpRequest, slug: str, assignment_id: int) -> HttpResponse:
-    project = project_for(request.user, slug, Perm.LABEL)
-    assignment = get_object_or_404(Assignment, pk=assignment_id, project=project, expert=request.user)
+def skip(request: HttpRequest, code: str, assignment_id: int) -> HttpResponse:
+    project = project_for(request.user, Perm.LABEL, code=code)
+    assignment = _assignment(request, project, assignment_id)
     form = SkipForm(request.POST)
     if not form.is_valid():
         return _render_task(
@@ -115,55 +116,64 @@ def skip(request: HttpRequest, slug: str, assignment_id: int) -> HttpResponse:
         )
     except ValidationError as error:
         return _render_task(request, _task_context(project, assignment, notice=" ".join(error.messages)), 422)
-    if not request.htmx:
-        return redirect("annotations:label", slug=project.slug)
-    next_assignment = services.assignment_next(project=project, expert=request.user)
-    return _render_task(request, _task_context(project, next_assignment, notice="Skipped."))
+    return _next_task(request, project, notice="Skipped.")
+
+
+def _next_task(request: HttpRequest, project: Project, notice: str) -> HttpResponse:
+    if not request.htmx:  # post/redirect/get, so a reload never re-submits
+        return redirect("annotations:label", code=project.code)
+    assignment = services.assignment_next(project=project, expert=request.user)
+    return _render_task(request, _task_context(project, assignment, notice=notice))
 
 
 @require_GET
 @login_required
-def guidelines(request: HttpRequest, slug: str) -> HttpResponse:
-    project = project_for(request.user, slug, Perm.VIEW)
-    return render(
-        request,
-        "annotations/guidelines.html",
-        {"project": project, "guideline": services.current_guideline(project)},
-    )
+def guidelines(request: HttpRequest, code: str) -> HttpResponse:
+    project = project_for(request.user, Perm.VIEW, code=code)
+    shown = guideline_show(project=project, viewer=request.user, request=request)
+    return render(request, "annotations/guidelines.html", {"project": project, "shown": shown})
 
 
-@require_GET
-@login_required
-def project_overview(request: HttpRequest, slug: str) -> HttpResponse:
-    project = project_for(request.user, slug, Perm.EXPORT)
+def _overview(
+    request: HttpRequest, project: Project, export_form: ExportForm, status: int = 200
+) -> HttpResponse:
+    # Client viewers see annotators only by pseudonym; the vendor's managers know their experts.
+    identify = has_project_perm(request.user, project, Perm.MANAGE)
     return render(
         request,
         "annotations/project.html",
         {
             "project": project,
-            "progress": project_progress(project),
-            "export_form": ExportForm(),
+            "progress": project_progress(project, identify_experts=identify),
+            "export_form": export_form,
         },
+        status=status,
     )
+
+
+@require_GET
+@login_required
+def project_overview(request: HttpRequest, code: str) -> HttpResponse:
+    project = project_for(request.user, Perm.EXPORT, code=code)
+    return _overview(request, project, ExportForm())
 
 
 @require_POST
 @login_required
-def export(request: HttpRequest, slug: str) -> HttpResponse:
-    project = project_for(request.user, slug, Perm.EXPORT)
+def export(request: HttpRequest, code: str) -> HttpResponse:
+    project = project_for(request.user, Perm.EXPORT, code=code)
     form = ExportForm(request.POST)
     if not form.is_valid():
-        return render(
-            request,
-            "annotations/project.html",
-            {
-                "project": project,
-                "progress": project_progress(project),
-                "export_form": form,
-            },
-            status=400,
-        )
+        return _overview(request, project, form, status=400)
     fmt = form.cleaned_data["format"]
+    audit_record(
+        action=Action.EXPORT_DOWNLOADED,
+        actor=request.user,
+        project=project,
+        request=request,
+        target=f"export {fmt}",
+        detail={"format": fmt, "via": "web"},
+    )
     response = StreamingHttpResponse(
         export_lines(project, fmt), content_type="application/jsonl; charset=utf-8"
     )

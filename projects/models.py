@@ -8,6 +8,8 @@ class Client(models.Model):
 
     name = models.CharField(max_length=200, unique=True)
     slug = models.SlugField(max_length=80, unique=True)
+    # Conflict of interest: nobody who works (or recently worked) for a competitor may join.
+    competitors = models.ManyToManyField("self", blank=True, symmetrical=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -22,6 +24,9 @@ class Project(models.Model):
     slug = models.SlugField(max_length=80, unique=True)
     name = models.CharField(max_length=200, help_text="Internal name, seen by staff and the client.")
     codename = models.CharField(max_length=80, unique=True, help_text="The only name experts ever see.")
+    # The project's key in every web address: derived from the codename, so that neither the
+    # client nor the internal slug shows up in an expert's address bar or page source.
+    code = models.SlugField(max_length=80, unique=True, help_text="Web address key, from the codename.")
     labels_per_item = models.PositiveSmallIntegerField(
         default=1, help_text="How many experts label each item (overlap)."
     )
@@ -79,10 +84,25 @@ class Membership(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=16, choices=Role.choices)
     created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # Ended memberships are kept: the conflict-of-interest window looks back over them.
+    ended_at = models.DateTimeField(null=True, blank=True)
+    ended_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    conflict_override = models.TextField(
+        blank=True, help_text="Why staff admitted this member despite a conflict of interest."
+    )
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["project", "user"], name="membership_one_role_per_project"),
+            models.UniqueConstraint(
+                fields=["project", "user"],
+                condition=models.Q(ended_at__isnull=True),
+                name="membership_one_role_per_project",
+            ),
             models.CheckConstraint(
                 condition=models.Q(role__in=["expert", "reviewer", "manager", "viewer"]),
                 name="membership_role_valid",
@@ -91,6 +111,10 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} · {self.role} · {self.project}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.ended_at is None
 
 
 class Guideline(models.Model):
@@ -111,6 +135,17 @@ class Guideline(models.Model):
 
     def __str__(self) -> str:
         return f"{self.project} guidelines v{self.version}"
+
+
+class GuidelineView(models.Model):
+    """One showing of a guideline to one person. Its id is the fingerprint woven into the text."""
+
+    guideline = models.ForeignKey(Guideline, on_delete=models.PROTECT, related_name="views")
+    viewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    viewed_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.guideline} seen by {self.viewer} at {self.viewed_at:%Y-%m-%d %H:%M}"
 
 
 class Item(models.Model):

@@ -4,7 +4,7 @@ Every view, API endpoint, admin page, command and export that reads anything bel
 project asks here first. Permissions live on `Project` objects only (django-guardian, granted
 through memberships); items, assignments, annotations and exports are reached by filtering on the
 projects this module returns. Outsiders get 404 so that a project's existence never leaks;
-members without the needed right get 403.
+members without the needed right get 403. Staff (the operator's own admins) see everything.
 """
 
 from enum import StrEnum
@@ -17,6 +17,8 @@ from guardian.shortcuts import get_objects_for_user
 from labelhub.models import User
 from projects.models import Membership, Project
 
+Role = Membership.Role
+
 
 class Perm(StrEnum):
     VIEW = "view_project"
@@ -28,31 +30,58 @@ class Perm(StrEnum):
 
 # What each role may do on its project. A membership grants exactly these object permissions.
 ROLE_PERMS: dict[str, frozenset[Perm]] = {
-    Membership.Role.EXPERT: frozenset({Perm.VIEW, Perm.LABEL}),
-    Membership.Role.REVIEWER: frozenset({Perm.VIEW, Perm.REVIEW}),
-    Membership.Role.MANAGER: frozenset({Perm.VIEW, Perm.REVIEW, Perm.EXPORT, Perm.MANAGE}),
-    Membership.Role.VIEWER: frozenset({Perm.VIEW, Perm.EXPORT}),
+    Role.EXPERT: frozenset({Perm.VIEW, Perm.LABEL}),
+    Role.REVIEWER: frozenset({Perm.VIEW, Perm.REVIEW}),
+    Role.MANAGER: frozenset({Perm.VIEW, Perm.REVIEW, Perm.EXPORT, Perm.MANAGE}),
+    Role.VIEWER: frozenset({Perm.VIEW, Perm.EXPORT}),
 }
+# Nobody may grant a role ranked above their own, or change the role of someone ranked above.
+ROLE_RANK: dict[str, int] = {Role.EXPERT: 1, Role.VIEWER: 1, Role.REVIEWER: 2, Role.MANAGER: 3}
+STAFF_RANK = 100
+LOOKUPS = frozenset({"code", "slug", "pk"})
+
+
+def is_staff(user: User) -> bool:
+    return user.is_authenticated and user.is_active and (user.is_staff or user.is_superuser)
 
 
 def projects_for(user: User, perm: Perm) -> QuerySet[Project]:
-    """The projects on which `user` holds `perm` (every project for a superuser)."""
+    """The projects on which `user` holds `perm` (every project for staff)."""
     if not user.is_authenticated or not user.is_active:
         return Project.objects.none()
+    if is_staff(user):
+        return Project.objects.all()
     return get_objects_for_user(user, f"projects.{perm}", klass=Project, accept_global_perms=False)
 
 
 def has_project_perm(user: User, project: Project, perm: Perm) -> bool:
     if not user.is_authenticated or not user.is_active:
         return False
-    return user.has_perm(f"projects.{perm}", project)
+    return is_staff(user) or user.has_perm(f"projects.{perm}", project)
 
 
-def project_for(user: User, slug: str, perm: Perm) -> Project:
-    """The project `slug` if `user` may `perm` it; 404 for outsiders, 403 for the wrong role."""
-    project = projects_for(user, Perm.VIEW).select_related("client").filter(slug=slug).first()
+def project_for(user: User, perm: Perm, **lookup: str | int) -> Project:
+    """The project found by `lookup` (code=, slug= or pk=) if `user` may `perm` it.
+
+    404 for anyone who may not see the project at all, 403 for a member whose role lacks `perm`.
+    """
+    if not lookup or set(lookup) - LOOKUPS:
+        raise ValueError(f"look a project up by one of {sorted(LOOKUPS)}")
+    project = projects_for(user, Perm.VIEW).select_related("client").filter(**lookup).first()
     if project is None:
         raise Http404("No such project.")
     if perm is not Perm.VIEW and not has_project_perm(user, project, perm):
         raise PermissionDenied("Your role in this project does not allow this.")
     return project
+
+
+def role_rank(user: User, project: Project) -> int:
+    """How high `user` stands in `project`: staff above all, then by their active role, else 0."""
+    if is_staff(user):
+        return STAFF_RANK
+    membership = Membership.objects.filter(project=project, user=user, ended_at__isnull=True).first()
+    return ROLE_RANK[membership.role] if membership else 0
+
+
+def may_manage_members(user: User, project: Project) -> bool:
+    return has_project_perm(user, project, Perm.MANAGE)

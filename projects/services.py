@@ -1,41 +1,143 @@
 """Writes to projects, memberships, guidelines and items. One function per action."""
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
+from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, Q
+from django.http import HttpRequest
+from django.utils import timezone
 from guardian.shortcuts import assign_perm, remove_perm
 
+from labelhub.audit import Action, audit_record
 from labelhub.models import User
 from projects.importing import ItemRecord, LineError
-from projects.models import Guideline, Item, Membership, Project, Response
-from projects.permissions import ROLE_PERMS
+from projects.models import Guideline, GuidelineView, Item, Membership, Project, Response
+from projects.permissions import ROLE_PERMS, ROLE_RANK, is_staff, may_manage_members, role_rank
+
+
+class GrantRefused(ValidationError):
+    """A role grant or revocation that the rules forbid; the message says which rule."""
+
+
+def conflicting_memberships(*, user: User, project: Project) -> list[Membership]:
+    """`user`'s memberships, current or ended within the window, in competitors' projects."""
+    window_start = timezone.now() - timedelta(days=settings.CONFLICT_WINDOW_DAYS)
+    return list(
+        Membership.objects.filter(user=user, project__client__in=project.client.competitors.all())
+        .filter(Q(ended_at__isnull=True) | Q(ended_at__gte=window_start))
+        .select_related("project")
+    )
+
+
+def _check_grant(*, project: Project, user: User, role: str, granted_by: User) -> None:
+    if role not in ROLE_PERMS:
+        raise GrantRefused({"role": f"Unknown role {role!r}."})
+    if not may_manage_members(granted_by, project):
+        raise GrantRefused("Only the project's managers and staff may change its members.")
+    own = role_rank(granted_by, project)
+    if ROLE_RANK[role] > own:
+        raise GrantRefused({"role": "You cannot grant a role above your own."})
+    if user != granted_by and role_rank(user, project) > own:
+        raise GrantRefused("You cannot change the role of someone ranked above you.")
 
 
 @transaction.atomic
-def membership_grant(*, project: Project, user: User, role: str) -> Membership:
-    """Make `user` a member of `project` with `role`, replacing any role they had there."""
-    if role not in ROLE_PERMS:
-        raise ValueError(f"unknown role {role!r}")
-    membership = Membership.objects.select_for_update().filter(project=project, user=user).first()
-    if membership is not None:
-        for perm in ROLE_PERMS[membership.role]:
-            remove_perm(f"projects.{perm}", user, project)
-        membership.role = role
-    else:
-        membership = Membership(project=project, user=user, role=role)
-    membership.full_clean(validate_unique=False)
+def membership_grant(
+    *,
+    project: Project,
+    user: User,
+    role: str,
+    granted_by: User,
+    override_reason: str = "",
+    request: HttpRequest | None = None,
+) -> Membership:
+    """Make `user` a member of `project` with `role`, replacing any role they had there.
+
+    Refused when the granter may not grant it, or when `user` is (or within the window was) a
+    member of a competitor's project; staff may override a conflict with a recorded reason.
+    """
+    _check_grant(project=project, user=user, role=role, granted_by=granted_by)
+    conflicts = conflicting_memberships(user=user, project=project)
+    override_reason = override_reason.strip()
+    if conflicts and not (is_staff(granted_by) and override_reason):
+        # Names no competitor: the manager learns there is a conflict, not where it lies.
+        raise GrantRefused(
+            f"{user.get_username()} cannot join this project: they are, or in the last "
+            f"{settings.CONFLICT_WINDOW_DAYS} days were, a member of a competing client's project. "
+            "Staff may override this with a recorded reason."
+        )
+    current = (
+        Membership.objects.select_for_update()
+        .filter(project=project, user=user, ended_at__isnull=True)
+        .first()
+    )
+    if current is not None:
+        if current.role == role:
+            return current
+        _end(current, ended_by=granted_by)
+    membership = Membership(
+        project=project,
+        user=user,
+        role=role,
+        created_by=granted_by,
+        conflict_override=override_reason if conflicts else "",
+    )
+    membership.full_clean(validate_unique=False, validate_constraints=False)
     membership.save()
     for perm in ROLE_PERMS[role]:
         assign_perm(f"projects.{perm}", user, project)
+    audit_record(
+        action=Action.ROLE_GRANTED,
+        actor=granted_by,
+        project=project,
+        request=request,
+        target=f"user {user.get_username()}",
+        detail={"role": role, "previous_role": current.role if current else None},
+    )
+    if conflicts:
+        audit_record(
+            action=Action.CONFLICT_OVERRIDDEN,
+            actor=granted_by,
+            project=project,
+            request=request,
+            target=f"user {user.get_username()}",
+            detail={"reason": override_reason, "conflicting_projects": [c.project_id for c in conflicts]},
+        )
     return membership
 
 
-@transaction.atomic
-def membership_revoke(*, membership: Membership) -> None:
+def _end(membership: Membership, *, ended_by: User) -> None:
     for perm in ROLE_PERMS[membership.role]:
         remove_perm(f"projects.{perm}", membership.user, membership.project)
-    membership.delete()
+    membership.ended_at = timezone.now()
+    membership.ended_by = ended_by
+    membership.save(update_fields=["ended_at", "ended_by"])
+
+
+@transaction.atomic
+def membership_revoke(
+    *, membership: Membership, revoked_by: User, request: HttpRequest | None = None
+) -> None:
+    """End a membership. The row stays, so the conflict-of-interest window still sees it."""
+    if membership.ended_at is not None:
+        return
+    project = membership.project
+    if not may_manage_members(revoked_by, project):
+        raise GrantRefused("Only the project's managers and staff may change its members.")
+    if membership.user != revoked_by and ROLE_RANK[membership.role] > role_rank(revoked_by, project):
+        raise GrantRefused("You cannot remove someone ranked above you.")
+    _end(membership, ended_by=revoked_by)
+    audit_record(
+        action=Action.ROLE_REVOKED,
+        actor=revoked_by,
+        project=project,
+        request=request,
+        target=f"user {membership.user.get_username()}",
+        detail={"role": membership.role},
+    )
 
 
 @transaction.atomic
@@ -175,3 +277,20 @@ def _build_item(project: Project, record: ItemRecord) -> Item:
         metadata=record.metadata,
         content_hash=record.content_hash,
     )
+
+
+@transaction.atomic
+def guideline_view_record(
+    *, guideline: Guideline, viewer: User, request: HttpRequest | None = None
+) -> GuidelineView:
+    """Record one showing of `guideline` to `viewer`; its id becomes the text's fingerprint."""
+    view = GuidelineView.objects.create(guideline=guideline, viewer=viewer)
+    audit_record(
+        action=Action.GUIDELINE_VIEWED,
+        actor=viewer,
+        project=guideline.project,
+        request=request,
+        target=f"guidelines v{guideline.version}",
+        detail={"view_id": view.pk},
+    )
+    return view

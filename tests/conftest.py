@@ -57,10 +57,19 @@ def acme_items(acme: Project) -> list:
     return [ItemFactory(project=acme, external_id=f"a-{n}") for n in range(5)]
 
 
+def staff_user():
+    return UserFactory(username="staff", is_staff=True)
+
+
 def member(project: Project, username: str, role: str):
     user = UserFactory(username=username)
-    membership_grant(project=project, user=user, role=role)
+    membership_grant(project=project, user=user, role=role, granted_by=staff_user())
     return user
+
+
+@pytest.fixture
+def staff(db):
+    return staff_user()
 
 
 @pytest.fixture

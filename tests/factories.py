@@ -29,6 +29,7 @@ class ProjectFactory(factory.django.DjangoModelFactory):
     slug = factory.Sequence(lambda n: f"project-{n}")
     name = factory.Sequence(lambda n: f"Project {n}")
     codename = factory.Sequence(lambda n: f"Codename{n}")
+    code = factory.LazyAttribute(lambda project: project.codename.lower())
     labels_per_item = 1
     randomize_sides = False
 

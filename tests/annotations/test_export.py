@@ -123,7 +123,7 @@ def test_the_command_writes_a_file_that_json_reads_line_by_line(acme, acme_items
 def test_a_manager_downloads_the_same_file_as_a_stream(client, manager, acme, acme_items, annotator):
     label(acme, annotator, "A", 2)
     client.force_login(manager)
-    response = client.post(reverse("annotations:export", args=[acme.slug]), {"format": "pairs"})
+    response = client.post(reverse("annotations:export", args=[acme.code]), {"format": "pairs"})
     assert response.status_code == 200 and response.streaming
     assert response["Content-Disposition"] == 'attachment; filename="acme-helpfulness-pairs.jsonl"'
     assert b"".join(response.streaming_content) == b"".join(export_pairs(acme))
@@ -132,9 +132,9 @@ def test_a_manager_downloads_the_same_file_as_a_stream(client, manager, acme, ac
 def test_a_client_viewer_may_download_but_an_unknown_format_is_refused(client, viewer, acme):
     client.force_login(viewer)
     assert (
-        client.post(reverse("annotations:export", args=[acme.slug]), {"format": "pairs"}).status_code == 200
+        client.post(reverse("annotations:export", args=[acme.code]), {"format": "pairs"}).status_code == 200
     )
-    assert client.post(reverse("annotations:export", args=[acme.slug]), {"format": "csv"}).status_code == 400
+    assert client.post(reverse("annotations:export", args=[acme.code]), {"format": "csv"}).status_code == 400
 
 
 @pytest.mark.parametrize("rows_wanted", [0, 3])
@@ -142,7 +142,7 @@ def test_the_progress_page_counts_items_and_labels(client, manager, acme, acme_i
     for _ in range(rows_wanted):
         label(acme, annotator, "A", 1)
     client.force_login(manager)
-    page = client.get(reverse("annotations:project", args=[acme.slug])).content.decode()
+    page = client.get(reverse("annotations:project", args=[acme.code])).content.decode()
     assert 'data-testid="items">5<' in page
     assert f'data-testid="complete">{rows_wanted} (' in page
     assert f'data-testid="annotations">{rows_wanted}<' in page

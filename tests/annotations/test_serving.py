@@ -11,7 +11,7 @@ from annotations.models import Annotation, Assignment
 from annotations.services import Judgment, annotation_submit, assignment_next, assignment_skip
 from projects.models import Membership
 from projects.services import membership_grant
-from tests.conftest import member
+from tests.conftest import member, staff_user
 from tests.factories import ItemFactory, ProjectFactory, UserFactory
 
 
@@ -136,7 +136,7 @@ def test_concurrent_experts_never_push_an_item_past_its_overlap(overlap):
     items = [ItemFactory(project=project) for _ in range(6)]
     experts = [UserFactory(username=f"racer{n}") for n in range(12)]
     for expert in experts:
-        membership_grant(project=project, user=expert, role=Membership.Role.EXPERT)
+        membership_grant(project=project, user=expert, role=Membership.Role.EXPERT, granted_by=staff_user())
     barrier = threading.Barrier(len(experts))
     failures: list[BaseException] = []
 

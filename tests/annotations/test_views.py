@@ -38,7 +38,7 @@ def test_my_projects_lists_codenames_with_items_left_and_never_the_client(expert
 def test_the_labelling_page_shows_both_responses_and_the_controls_but_not_the_models(
     expert_client, acme, acme_items
 ):
-    response = expert_client.get(reverse("annotations:label", args=[acme.slug]))
+    response = expert_client.get(reverse("annotations:label", args=[acme.code]))
     page = response.content.decode()
     assert response.status_code == 200
     for text in (
@@ -65,7 +65,7 @@ def test_untrusted_markdown_is_rendered_without_running_html(expert_client, acme
         prompt="<script>alert(1)</script> **bold**",
         responses=[("```python\nprint('<b>')\n```", ""), ('<img src=x onerror="alert(2)">', "")],
     )
-    page = expert_client.get(reverse("annotations:label", args=[acme.slug])).content.decode()
+    page = expert_client.get(reverse("annotations:label", args=[acme.code])).content.decode()
     assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)" in page
     assert "<strong>bold</strong>" in page
     assert "<img" not in page
@@ -76,7 +76,7 @@ def test_an_htmx_submit_stores_the_label_and_swaps_in_the_next_item(
     expert_client, acme, acme_items, annotator
 ):
     assignment = assignment_next(project=acme, expert=annotator)
-    url = reverse("annotations:submit", args=[acme.slug, assignment.pk])
+    url = reverse("annotations:submit", args=[acme.code, assignment.pk])
     response = expert_client.post(url, submit_data(assignment), **HTMX)
     page = response.content.decode()
     assert response.status_code == 200
@@ -89,17 +89,17 @@ def test_an_htmx_submit_stores_the_label_and_swaps_in_the_next_item(
 def test_a_plain_form_submit_redirects_to_the_next_item(expert_client, acme, acme_items, annotator):
     assignment = assignment_next(project=acme, expert=annotator)
     response = expert_client.post(
-        reverse("annotations:submit", args=[acme.slug, assignment.pk]), submit_data(assignment)
+        reverse("annotations:submit", args=[acme.code, assignment.pk]), submit_data(assignment)
     )
     assert response.status_code == 302
-    assert response.url == reverse("annotations:label", args=[acme.slug])
+    assert response.url == reverse("annotations:label", args=[acme.code])
 
 
 def test_a_double_clicked_submit_stores_one_annotation_and_both_requests_succeed(
     expert_client, acme, acme_items, annotator
 ):
     assignment = assignment_next(project=acme, expert=annotator)
-    url = reverse("annotations:submit", args=[acme.slug, assignment.pk])
+    url = reverse("annotations:submit", args=[acme.code, assignment.pk])
     data = submit_data(assignment)
     assert expert_client.post(url, data, **HTMX).status_code == 200
     assert expert_client.post(url, data, **HTMX).status_code == 200
@@ -110,7 +110,7 @@ def test_an_invalid_submit_keeps_what_was_typed_and_says_what_is_wrong(
     expert_client, acme, acme_items, annotator
 ):
     assignment = assignment_next(project=acme, expert=annotator)
-    url = reverse("annotations:submit", args=[acme.slug, assignment.pk])
+    url = reverse("annotations:submit", args=[acme.code, assignment.pk])
     response = expert_client.post(url, submit_data(assignment, strength="", rationale="Keep me"), **HTMX)
     page = response.content.decode()
     assert response.status_code == 422
@@ -121,7 +121,7 @@ def test_an_invalid_submit_keeps_what_was_typed_and_says_what_is_wrong(
 
 def test_skipping_asks_for_a_reason_and_serves_the_next_item(expert_client, acme, acme_items, annotator):
     assignment = assignment_next(project=acme, expert=annotator)
-    url = reverse("annotations:skip", args=[acme.slug, assignment.pk])
+    url = reverse("annotations:skip", args=[acme.code, assignment.pk])
     assert expert_client.post(url, {"reason": "bogus"}, **HTMX).status_code == 422
     response = expert_client.post(url, {"reason": "expertise", "note": "tax law"}, **HTMX)
     assert "Skipped." in response.content.decode()
@@ -130,14 +130,14 @@ def test_skipping_asks_for_a_reason_and_serves_the_next_item(expert_client, acme
 
 
 def test_when_nothing_is_left_the_expert_sees_a_clear_empty_state(expert_client, acme):
-    page = expert_client.get(reverse("annotations:label", args=[acme.slug])).content.decode()
+    page = expert_client.get(reverse("annotations:label", args=[acme.code])).content.decode()
     assert "All done in Aurora" in page
 
 
 def test_the_guidelines_page_shows_the_current_version(expert_client, acme):
 
     guideline_publish(project=acme, body="Version *two*", author=None)
-    page = expert_client.get(reverse("annotations:guidelines", args=[acme.slug])).content.decode()
+    page = expert_client.get(reverse("annotations:guidelines", args=[acme.code])).content.decode()
     assert "Version 2" in page and "Version <em>two</em>" in page
 
 
@@ -145,14 +145,14 @@ def test_the_guidelines_page_shows_the_current_version(expert_client, acme):
 
 
 def project_urls(project, assignment_id: int = 1) -> list[tuple[str, str]]:
-    slug = project.slug
+    code = project.code
     return [
-        ("get", reverse("annotations:label", args=[slug])),
-        ("get", reverse("annotations:guidelines", args=[slug])),
-        ("get", reverse("annotations:project", args=[slug])),
-        ("post", reverse("annotations:export", args=[slug])),
-        ("post", reverse("annotations:submit", args=[slug, assignment_id])),
-        ("post", reverse("annotations:skip", args=[slug, assignment_id])),
+        ("get", reverse("annotations:label", args=[code])),
+        ("get", reverse("annotations:guidelines", args=[code])),
+        ("get", reverse("annotations:project", args=[code])),
+        ("post", reverse("annotations:export", args=[code])),
+        ("post", reverse("annotations:submit", args=[code, assignment_id])),
+        ("post", reverse("annotations:skip", args=[code, assignment_id])),
     ]
 
 
@@ -179,23 +179,23 @@ def test_an_expert_cannot_submit_on_another_experts_assignment(
     assignment = assignment_next(project=acme, expert=annotator)
     client.force_login(annotator2)
     response = client.post(
-        reverse("annotations:submit", args=[acme.slug, assignment.pk]), submit_data(assignment)
+        reverse("annotations:submit", args=[acme.code, assignment.pk]), submit_data(assignment)
     )
     assert response.status_code == 404
     assert Annotation.objects.count() == 0
 
 
 def test_an_expert_gets_403_on_the_progress_page_and_the_export(expert_client, acme):
-    assert expert_client.get(reverse("annotations:project", args=[acme.slug])).status_code == 403
+    assert expert_client.get(reverse("annotations:project", args=[acme.code])).status_code == 403
     assert (
-        expert_client.post(reverse("annotations:export", args=[acme.slug]), {"format": "pairs"}).status_code
+        expert_client.post(reverse("annotations:export", args=[acme.code]), {"format": "pairs"}).status_code
         == 403
     )
 
 
 def test_a_manager_cannot_label(client, manager, acme, acme_items):
     client.force_login(manager)
-    assert client.get(reverse("annotations:label", args=[acme.slug])).status_code == 403
+    assert client.get(reverse("annotations:label", args=[acme.code])).status_code == 403
 
 
 def test_anonymous_visitors_are_sent_to_log_in(client, acme):
@@ -207,5 +207,5 @@ def test_anonymous_visitors_are_sent_to_log_in(client, acme):
 def test_get_never_changes_anything_on_write_endpoints(expert_client, acme, acme_items, annotator):
     assignment = assignment_next(project=acme, expert=annotator)
     for name in ("annotations:submit", "annotations:skip"):
-        assert expert_client.get(reverse(name, args=[acme.slug, assignment.pk])).status_code == 405
-    assert expert_client.get(reverse("annotations:export", args=[acme.slug])).status_code == 405
+        assert expert_client.get(reverse(name, args=[acme.code, assignment.pk])).status_code == 405
+    assert expert_client.get(reverse("annotations:export", args=[acme.code])).status_code == 405

@@ -20,6 +20,8 @@ from projects.importing import parse_items
 from projects.models import Client, Membership, Project
 from projects.services import guideline_publish, items_import, membership_grant
 
+Role = Membership.Role
+
 DEMO_PASSWORD = "labelhub-demo"
 DATA_DIR = Path(__file__).resolve().parents[3] / "projects" / "demo_data"
 KEY_NAMESPACE = uuid.UUID("5b0f4f55-8a8f-4a54-9f39-2d0f1d9a7c11")
@@ -70,6 +72,8 @@ class DemoProject:
     manager: str
     experts: tuple[str, ...]
     labellers: tuple[str, ...]  # further demo experts who have already labelled a third
+    reviewers: tuple[str, ...] = ()
+    viewers: tuple[str, ...] = ()  # the client's ML engineers
 
 
 PROJECTS = (
@@ -84,6 +88,8 @@ PROJECTS = (
         "acme-manager",
         ("acme-expert", "acme-expert2"),
         ("acme-demo-1", "acme-demo-2"),
+        reviewers=("acme-reviewer",),
+        viewers=("acme-engineer",),
     ),
     DemoProject(
         "Globex AI",
@@ -120,9 +126,12 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         with transaction.atomic():
-            self._user("admin", superuser=True)
+            admin = self._user("admin", superuser=True)
+            clients = {}
             for spec in PROJECTS:
-                self._project(spec)
+                clients[spec.client_slug] = self._project(spec, granted_by=admin)
+            # The two demo clients are competitors: nobody may work for both.
+            clients["acme"].competitors.add(clients["globex"])
         self.stdout.write(self._logins())
 
     def _user(self, username: str, *, superuser: bool = False) -> User:
@@ -134,7 +143,7 @@ class Command(BaseCommand):
             user.save(update_fields=["password"])
         return user
 
-    def _project(self, spec: DemoProject) -> None:
+    def _project(self, spec: DemoProject, *, granted_by: User) -> Client:
         client, _ = Client.objects.get_or_create(slug=spec.client_slug, defaults={"name": spec.client})
         project, _ = Project.objects.get_or_create(
             slug=spec.slug,
@@ -142,22 +151,26 @@ class Command(BaseCommand):
                 "client": client,
                 "name": spec.name,
                 "codename": spec.codename,
+                "code": spec.codename.lower(),
                 "labels_per_item": spec.labels_per_item,
-                "rationale_required": False,
             },
         )
         if not project.guidelines.exists():
-            guideline_publish(project=project, body=spec.guidelines, author=None)
+            guideline_publish(project=project, body=spec.guidelines, author=granted_by)
         parsed = parse_items((DATA_DIR / f"{spec.slug}.jsonl").read_bytes(), fmt="jsonl")
         if parsed.errors:
             raise RuntimeError(f"demo data for {spec.slug} is invalid: {parsed.errors[0]}")
         items_import(project=project, records=parsed.items)
-        membership_grant(project=project, user=self._user(spec.manager), role=Membership.Role.MANAGER)
-        for username in spec.experts + spec.labellers:
-            membership_grant(project=project, user=self._user(username), role=Membership.Role.EXPERT)
+        roles = [(spec.manager, Role.MANAGER)]
+        roles += [(name, Role.REVIEWER) for name in spec.reviewers]
+        roles += [(name, Role.VIEWER) for name in spec.viewers]
+        roles += [(name, Role.EXPERT) for name in spec.experts + spec.labellers]
+        for username, role in roles:
+            membership_grant(project=project, user=self._user(username), role=role, granted_by=granted_by)
         target = project.items.count() // 3
         for username in spec.labellers:
             self._label(project, User.objects.get(username=username), target)
+        return client
 
     def _label(self, project: Project, expert: User, target: int) -> None:
         """Have a demo expert label items until they have `target` labels in the project."""
@@ -181,6 +194,8 @@ class Command(BaseCommand):
         rows = [("admin", "staff superuser: Django admin, every project")]
         for spec in PROJECTS:
             rows.append((spec.manager, f"manager of {spec.slug} ({spec.client})"))
+            rows += [(name, f"reviewer on {spec.slug}") for name in spec.reviewers]
+            rows += [(name, f"client viewer (ML engineer) of {spec.slug}") for name in spec.viewers]
             rows += [(name, f"expert on {spec.slug} (sees it as {spec.codename!r})") for name in spec.experts]
         width = max(len(name) for name, _ in rows)
         lines = [f"Demo logins (password for all: {DEMO_PASSWORD}):"]

@@ -1,0 +1,61 @@
+"""Writing the audit trail. The one function every part of the app calls to record an event."""
+
+from typing import TYPE_CHECKING, Any
+
+from django.http import HttpRequest
+
+from labelhub.models import AuditEvent, User
+
+if TYPE_CHECKING:  # the core never imports the apps above it at run time
+    from projects.models import Project
+
+Action = AuditEvent.Action
+
+
+def client_ip(request: HttpRequest | None) -> str | None:
+    if request is None:
+        return None
+    # REMOTE_ADDR only: X-Forwarded-For is whatever the client wants it to be unless a trusted
+    # proxy rewrites it, and the proxy in front is expected to set REMOTE_ADDR correctly.
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def audit_record(
+    *,
+    action: str,
+    actor: User | None = None,
+    actor_name: str = "",
+    project: "Project | None" = None,
+    target: str = "",
+    detail: dict[str, Any] | None = None,
+    request: HttpRequest | None = None,
+) -> AuditEvent:
+    if actor is not None and not actor.is_authenticated:
+        actor = None
+    return AuditEvent.objects.create(
+        action=action,
+        actor=actor,
+        actor_name=actor_name or (actor.get_username() if actor else ""),
+        project=project,
+        target=target[:255],
+        detail=detail or {},
+        ip_address=client_ip(request),
+    )
+
+
+def on_login(sender: object, request: HttpRequest | None, user: User, **kwargs: Any) -> None:
+    audit_record(action=Action.LOGIN, actor=user, request=request)
+
+
+def on_login_failed(
+    sender: object, credentials: dict[str, Any], request: HttpRequest | None = None, **kwargs: Any
+) -> None:
+    # Django has already masked the password in `credentials`; only the username is kept.
+    audit_record(
+        action=Action.LOGIN_FAILED, actor_name=str(credentials.get("username", ""))[:150], request=request
+    )
+
+
+def on_logout(sender: object, request: HttpRequest | None, user: User | None, **kwargs: Any) -> None:
+    if user is not None:
+        audit_record(action=Action.LOGOUT, actor=user, request=request)

@@ -1,0 +1,144 @@
+"""The Django admin as the managers' workplace, scoped by the firewall.
+
+Managers get no global model rights and no `is_staff` flag: the site admits anyone who manages
+or reviews a project, and every project-scoped ModelAdmin narrows its rows, its permissions and
+its foreign-key choices to the projects `projects/permissions.py` returns. A foreign object's
+admin URL answers 404, exactly like the rest of the app. Site-wide pages (users, clients, the
+whole audit trail) keep Django's model-permission checks, which only staff pass.
+"""
+
+from typing import Any
+
+from django.contrib import admin
+from django.db.models import Model, QuerySet
+from django.http import Http404, HttpRequest
+
+from labelhub.audit import Action, audit_record
+from projects.models import Project
+from projects.permissions import Perm, is_staff, projects_for
+
+
+class LabelHubAdminSite(admin.AdminSite):
+    site_header = "LabelHub administration"
+    site_title = "LabelHub admin"
+    index_title = "Projects and people"
+
+    def has_permission(self, request: HttpRequest) -> bool:
+        user = request.user
+        if not (user.is_authenticated and user.is_active):
+            return False
+        return is_staff(user) or any(projects_for(user, perm).exists() for perm in (Perm.MANAGE, Perm.REVIEW))
+
+
+class ProjectScopedAdmin(admin.ModelAdmin):
+    """A ModelAdmin whose rows belong to projects: members see only their projects' rows.
+
+    `project_path` leads from the model to its Project ("" for Project itself). Non-staff need
+    `view_perm` on a row's project to see it and `edit_perm` to add, change or delete it.
+    """
+
+    project_path = "project"
+    view_perm = Perm.MANAGE
+    edit_perm: Perm | None = Perm.MANAGE  # None: nobody but staff edits these rows here
+
+    # --- which rows ---
+
+    def _lookup(self) -> str:
+        return f"{self.project_path}__in" if self.project_path else "pk__in"
+
+    def _projects(self, request: HttpRequest, perm: Perm) -> QuerySet[Project]:
+        return projects_for(request.user, perm)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        queryset = super().get_queryset(request)
+        if is_staff(request.user):
+            return queryset
+        return queryset.filter(**{self._lookup(): self._projects(request, self.view_perm)})
+
+    def project_of(self, obj: Model) -> Project | None:
+        for part in filter(None, self.project_path.split("__")):
+            obj = getattr(obj, part)
+        return obj
+
+    def _allowed(self, request: HttpRequest, perm: Perm | None, obj: Model | None) -> bool:
+        if is_staff(request.user):
+            return True
+        if perm is None:
+            return False
+        projects = self._projects(request, perm)
+        if obj is None:
+            return projects.exists()
+        project = self.project_of(obj)
+        return project is not None and projects.filter(pk=project.pk).exists()
+
+    # --- what may be done (Django's has_*_permission vocabulary) ---
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return self._allowed(request, self.view_perm, None)
+
+    def has_view_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return self._allowed(request, self.view_perm, obj)
+
+    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return self._allowed(request, self.edit_perm, None)
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return self._allowed(request, self.edit_perm, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return self._allowed(request, self.edit_perm, obj)
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.related_model is Project and not is_staff(request.user):
+            kwargs["queryset"] = self._projects(request, self.edit_perm or self.view_perm)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def _get_obj_does_not_exist_redirect(self, request: HttpRequest, opts: Any, object_id: str) -> Any:
+        # Django redirects to the index with "doesn't exist"; a foreign object must look absent
+        # in the same way the rest of the app says so: 404, whether it exists or not.
+        raise Http404("No such object.")
+
+    # --- the audit trail for every change made here ---
+
+    def _audit(self, request: HttpRequest, obj: Model, action: str, message: Any) -> None:
+        project = obj if isinstance(obj, Project) else self.project_of(obj)
+        audit_record(
+            action=action,
+            actor=request.user,
+            project=project,
+            request=request,
+            target=f"{obj._meta.model_name} {obj}"[:255],
+            detail={"change": str(message)[:2000]},
+        )
+
+    def log_addition(self, request: HttpRequest, obj: Model, message: Any) -> Any:
+        self._audit(request, obj, Action.ADMIN_ADDED, message)
+        return super().log_addition(request, obj, message)
+
+    def log_change(self, request: HttpRequest, obj: Model, message: Any) -> Any:
+        self._audit(request, obj, Action.ADMIN_CHANGED, message)
+        return super().log_change(request, obj, message)
+
+    def log_deletions(self, request: HttpRequest, queryset: QuerySet) -> Any:
+        for obj in queryset:
+            self._audit(request, obj, Action.ADMIN_DELETED, "deleted")
+        return super().log_deletions(request, queryset)
+
+
+class ProjectScopedInline(admin.TabularInline):
+    """Rows edited inside a project-scoped parent: they follow the parent's permissions."""
+
+    def _parent_admin(self) -> ProjectScopedAdmin:
+        return self.admin_site.get_model_admin(self.parent_model)
+
+    def has_view_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return self._parent_admin().has_view_permission(request, obj)
+
+    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return self._parent_admin().has_change_permission(request, obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return self._parent_admin().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return self._parent_admin().has_change_permission(request, obj)
