@@ -30,7 +30,9 @@ class ProjectAdmin(ProjectScopedAdmin):
     list_display = ["name", "codename", "client", "labels_per_item", "created_at"]
     list_filter = ["client"]
     search_fields = ["slug", "name", "codename"]
-    prepopulated_fields = {"slug": ["name"], "code": ["codename"]}
+
+    def get_prepopulated_fields(self, request: HttpRequest, obj: Any = None) -> dict:
+        return {"slug": ["name"], "code": ["codename"]} if is_staff(request.user) else {}
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return is_staff(request.user)  # a project belongs to a client: staff open it
@@ -110,18 +112,13 @@ class MembershipAdmin(ProjectScopedAdmin):
     list_filter = ["project", "role", ("ended_at", admin.EmptyFieldListFilter)]
     search_fields = ["user__username"]
     actions = ["end_memberships"]
+    audit_changes = False  # membership_grant and membership_revoke write the audit trail
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return obj is None and super().has_change_permission(request, obj)
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # memberships end (and are kept for the conflict window); they are never deleted
-
-    def get_actions(self, request: HttpRequest) -> dict:
-        actions = super().get_actions(request)
-        if not self.has_add_permission(request):
-            actions.pop("end_memberships", None)
-        return actions
 
     def save_model(self, request: HttpRequest, obj: Membership, form: Any, change: bool) -> None:
         granted = membership_grant(
@@ -132,7 +129,7 @@ class MembershipAdmin(ProjectScopedAdmin):
             override_reason=form.cleaned_data.get("override_reason", ""),
             request=request,
         )
-        obj.pk = granted.pk
+        obj.pk, obj.user, obj.created_at = granted.pk, granted.user, granted.created_at
 
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
         form_class = super().get_form(request, obj, change, **kwargs)
@@ -160,7 +157,7 @@ class MembershipAdmin(ProjectScopedAdmin):
             )
             transaction.set_rollback(True)
 
-    @admin.action(description="End the selected memberships")
+    @admin.action(description="End the selected memberships", permissions=["add"])
     def end_memberships(self, request: HttpRequest, queryset: QuerySet[Membership]) -> None:
         ended = 0
         for membership in queryset.filter(ended_at__isnull=True).select_related("project", "user"):

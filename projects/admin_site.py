@@ -38,6 +38,7 @@ class ProjectScopedAdmin(admin.ModelAdmin):
     """
 
     project_path = "project"
+    audit_changes = True  # False where a service called by the admin already audits
     view_perm = Perm.MANAGE
     edit_perm: Perm | None = Perm.MANAGE  # None: nobody but staff edits these rows here
 
@@ -88,19 +89,35 @@ class ProjectScopedAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return self._allowed(request, self.edit_perm, obj)
 
+    def get_list_filter(self, request: HttpRequest) -> list:
+        # Django's filter on a relation lists every related row in the database, so a "project"
+        # filter would name other clients' projects. Offer only values found in the scoped rows.
+        filters = []
+        for entry in super().get_list_filter(request):
+            if isinstance(entry, str) and "__" not in entry and self.opts.get_field(entry).is_relation:
+                entry = (entry, admin.RelatedOnlyFieldListFilter)
+            filters.append(entry)
+        return filters
+
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         if db_field.related_model is Project and not is_staff(request.user):
             kwargs["queryset"] = self._projects(request, self.edit_perm or self.view_perm)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
-    def _get_obj_does_not_exist_redirect(self, request: HttpRequest, opts: Any, object_id: str) -> Any:
-        # Django redirects to the index with "doesn't exist"; a foreign object must look absent
-        # in the same way the rest of the app says so: 404, whether it exists or not.
-        raise Http404("No such object.")
+    def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None) -> Model:
+        # The change, delete and history views all start here. A foreign object must look
+        # absent exactly as the rest of the app says so, 404, before any permission is weighed
+        # (Django would answer 403 or redirect with "doesn't exist").
+        obj = super().get_object(request, object_id, from_field)
+        if obj is None:
+            raise Http404("No such object.")
+        return obj
 
     # --- the audit trail for every change made here ---
 
     def _audit(self, request: HttpRequest, obj: Model, action: str, message: Any) -> None:
+        if not self.audit_changes:
+            return
         project = obj if isinstance(obj, Project) else self.project_of(obj)
         audit_record(
             action=action,

@@ -1,0 +1,312 @@
+"""Every route, every persona, the other client's ids: nothing foreign is read or written.
+
+The routes are enumerated from the URL resolver, so a new page is checked the day it is added;
+a route the matrix cannot classify fails the test until someone decides how it must behave.
+"""
+
+import hashlib
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from django.apps import apps
+from django.contrib import admin
+from django.db import models, transaction
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from annotations.models import Annotation, Assignment, Skip
+from annotations.services import Judgment, annotation_submit, assignment_next, assignment_skip
+from labelhub.audit import audit_record
+from labelhub.models import AuditEvent, User
+from projects.models import Client as Tenant
+from projects.models import Guideline, GuidelineView, Item, Membership, Project, Response
+from projects.services import guideline_publish, membership_grant
+from tests.factories import ClientFactory, ItemFactory, ProjectFactory, UserFactory
+
+Role = Membership.Role
+ROLES = (Role.EXPERT, Role.REVIEWER, Role.MANAGER, Role.VIEWER)
+
+
+@dataclass
+class World:
+    """One client's corner: a project with data in every table, and one member per role."""
+
+    tag: str
+    client: Tenant
+    project: Project
+    item: Item
+    members: dict[str, User]
+    objects: dict[type[models.Model], models.Model]
+
+    @property
+    def secrets(self) -> list[str]:
+        return [self.client.name, self.project.name, self.project.slug, f"{self.tag}-SECRET"]
+
+
+def build_world(tag: str, staff: User) -> World:
+    client = ClientFactory(name=f"{tag.title()} Corp", slug=tag)
+    project = ProjectFactory(
+        client=client,
+        slug=f"{tag}-project",
+        name=f"{tag.title()} private project",
+        codename=f"{tag.title()}Code",
+        labels_per_item=2,
+    )
+    guideline = guideline_publish(project=project, body=f"{tag}-SECRET guideline", author=staff)
+    items = [
+        ItemFactory(
+            project=project,
+            external_id=f"{tag}-SECRET-{n}",
+            prompt=f"{tag}-SECRET prompt {n}",
+            responses=[(f"{tag}-SECRET a{n}", "m1"), (f"{tag}-SECRET b{n}", "m2")],
+        )
+        for n in range(3)
+    ]
+    members = {}
+    for role in ROLES:
+        members[role] = UserFactory(username=f"{tag}-{role}")
+        membership_grant(project=project, user=members[role], role=role, granted_by=staff)
+    expert = members[Role.EXPERT]
+    annotation = annotation_submit(
+        assignment=assignment_next(project=project, expert=expert),
+        expert=expert,
+        judgment=Judgment("A", 1, f"{tag}-SECRET rationale"),
+        idempotency_key=uuid.uuid4(),
+    ).annotation
+    skip = assignment_skip(
+        assignment=assignment_next(project=project, expert=expert),
+        expert=expert,
+        reason="other",
+        note=f"{tag}-SECRET note",
+    )
+    live = assignment_next(project=project, expert=expert)
+    view = GuidelineView.objects.create(guideline=guideline, viewer=expert)
+    event = audit_record(action="guideline_viewed", actor=expert, project=project, target=f"{tag}-SECRET")
+    objects = {
+        Tenant: client,
+        Project: project,
+        Item: items[0],
+        Response: items[0].responses.first(),
+        Guideline: guideline,
+        GuidelineView: view,
+        Membership: Membership.objects.get(user=expert),
+        Annotation: annotation,
+        Skip: skip,
+        Assignment: live,
+        AuditEvent: event,
+        User: expert,
+    }
+    return World(tag, client, project, items[0], members, objects)
+
+
+def snapshot(world: World) -> str:
+    """A digest of every row that belongs to the world's project: any write changes it."""
+    project = world.project
+    rows = {
+        "project": list(Project.objects.filter(pk=project.pk).values()),
+        "items": list(Item.objects.filter(project=project).order_by("pk").values()),
+        "responses": list(Response.objects.filter(item__project=project).order_by("pk").values()),
+        "guidelines": list(Guideline.objects.filter(project=project).order_by("pk").values()),
+        "memberships": list(Membership.objects.filter(project=project).order_by("pk").values()),
+        "assignments": list(Assignment.objects.filter(project=project).order_by("pk").values()),
+        "annotations": list(Annotation.objects.filter(project=project).order_by("pk").values()),
+        "skips": list(Skip.objects.filter(project=project).order_by("pk").values()),
+        "client": list(Tenant.objects.filter(pk=world.client.pk).values()),
+        "competitors": list(world.client.competitors.values_list("pk", flat=True)),
+        "members": list(
+            User.objects.filter(pk__in=[u.pk for u in world.members.values()]).order_by("pk").values()
+        ),
+    }
+    return hashlib.sha256(json.dumps(rows, default=str, sort_keys=True).encode()).hexdigest()
+
+
+# --- the routes ---
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str  # "namespace:name", or the raw pattern for unnamed ones
+    kwargs: tuple[str, ...]
+
+
+def walk(patterns: list, namespace: str = "", prefix: str = "") -> Iterator[Route]:
+    for entry in patterns:
+        if isinstance(entry, URLResolver):
+            inner = ":".join(filter(None, [namespace, entry.namespace]))
+            yield from walk(entry.url_patterns, inner, prefix + str(entry.pattern))
+        elif isinstance(entry, URLPattern):
+            name = f"{namespace}:{entry.name}" if namespace and entry.name else entry.name
+            yield Route(name or prefix + str(entry.pattern), tuple(entry.pattern.regex.groupindex))
+
+
+ADMIN_OBJECT_VIEWS = ("_change", "_delete", "_history")
+ADMIN_LIST_VIEWS = ("_changelist", "_add")
+# Routes with no project in them: they must work for everyone and show nothing foreign.
+OPEN_ROUTES = {
+    "login",
+    "logout",
+    "annotations:home",
+    "admin:index",
+    "admin:login",
+    "admin:logout",
+    "admin:password_change",
+    "admin:password_change_done",
+    "admin:jsi18n",
+    "admin:autocomplete",
+}
+
+
+def admin_model(name: str):
+    for model in admin.site._registry:
+        key = f"admin:{model._meta.app_label}_{model._meta.model_name}"
+        if name.startswith(key + "_"):
+            return model
+    return None
+
+
+@dataclass(frozen=True)
+class Request:
+    url: str
+    kind: str  # "project" | "admin_object" | "admin_absent" | "admin_list" | "redirect" | "open"
+
+
+def requests_for(route: Route, foreign: World) -> Request:
+    """How to call `route` aiming at `foreign`'s data, and what kind of route it is."""
+    name = route.name
+    if name.startswith("annotations:") and "code" in route.kwargs:
+        kwargs = {"code": foreign.project.code}
+        if "assignment_id" in route.kwargs:
+            kwargs["assignment_id"] = foreign.objects[Assignment].pk
+        return Request(reverse(name, kwargs=kwargs), "project")
+    if name in OPEN_ROUTES:
+        return Request(reverse(name), "open")
+    if name == "admin:app_list":
+        return Request(reverse(name, kwargs={"app_label": "projects"}), "admin_list")
+    if name == "admin:view_on_site":
+        obj = foreign.objects[Project]
+        return Request(reverse(name, args=[_content_type(Project), obj.pk]), "admin_object")
+    if name == "admin:auth_user_password_change":  # Django names it so whatever the user model
+        return Request(reverse(name, args=[foreign.members[Role.EXPERT].pk]), "admin_object")
+    model = admin_model(name)
+    if model is not None and name.endswith(ADMIN_LIST_VIEWS):
+        return Request(reverse(name), "admin_list")
+    if model is not None and name.endswith(ADMIN_OBJECT_VIEWS):
+        obj = foreign.objects.get(model)
+        if obj is None:  # a site-wide model with no foreign row: aim at an id that does not exist
+            return Request(reverse(name, args=[987654]), "admin_absent")
+        return Request(reverse(name, args=[obj.pk]), "admin_object")
+    if name.startswith("admin/") and route.kwargs == ("url",):  # the admin's catch-all
+        return Request(f"/admin/no-such-app/{foreign.item.pk}/", "admin_absent")
+    if name.startswith("admin/") and name.endswith("/<path:object_id>/"):
+        # The admin's bare <id>/ only redirects to the change view (itself checked above).
+        app_label, model_name = name.split("/")[1:3]
+        model = apps.get_model(app_label, model_name)
+        obj = foreign.objects.get(model)
+        return Request(f"/admin/{app_label}/{model_name}/{obj.pk if obj else 987654}/", "redirect")
+    raise AssertionError(
+        f"route {name!r} {route.kwargs} is not in the firewall matrix: say how it must behave"
+    )
+
+
+def _content_type(model) -> int:
+    from django.contrib.contenttypes.models import ContentType
+
+    return ContentType.objects.get_for_model(model).pk
+
+
+@pytest.fixture(scope="module")
+def worlds(django_db_setup, django_db_blocker) -> Iterator[dict]:
+    """Both worlds, built once for the module (like setUpTestData) and rolled back after it.
+
+    Each test still runs in its own transaction inside this one, so whatever a test writes is
+    undone before the next.
+    """
+    with django_db_blocker.unblock():
+        outer = transaction.atomic()
+        outer.__enter__()
+        try:
+            staff = UserFactory(username="root", is_staff=True, is_superuser=True)
+            yield {"acme": build_world("acme", staff), "globex": build_world("globex", staff), "staff": staff}
+        finally:
+            transaction.set_rollback(True)
+            outer.__exit__(None, None, None)
+
+
+def check(response, request: Request, persona: str, foreign: World, may_administer: bool) -> None:
+    where = f"{persona} {request.kind} {request.url}"
+    assert response.status_code < 500, where
+    body = b"" if getattr(response, "streaming", False) else response.content
+    text = body.decode(errors="replace")
+    for secret in foreign.secrets:
+        assert secret not in text, f"{where} shows {secret!r}"
+    if persona == "anonymous":
+        assert response.status_code in (302, 403, 404, 405) or request.kind == "open", where
+        return
+    if request.kind == "project":
+        assert response.status_code in (404, 405), where
+    elif request.kind == "admin_object":
+        expected = (404, 403, 405) if may_administer else (302, 404)
+        assert response.status_code in expected, where
+    elif request.kind == "admin_absent":
+        assert response.status_code in (302, 403, 404, 405), where
+    elif request.kind == "redirect":
+        location = response.get("Location", "")
+        assert response.status_code in (301, 302), where
+        assert location.endswith("/change/") or location.startswith("/admin/login/"), where
+    elif request.kind == "admin_list" and not may_administer:
+        assert response.status_code == 302 and "/admin/login/" in response["Location"], where
+
+
+PERSONAS = ["anonymous", *ROLES]
+POST_DATA = {
+    "choice": "A",
+    "strength": "1",
+    "reason": "other",
+    "format": "pairs",
+    "role": "manager",
+    "body": "overwritten",
+    "action": "delete_selected",
+    "post": "yes",
+}
+
+
+@pytest.mark.parametrize("home", ["acme", "globex"])
+@pytest.mark.parametrize("role", PERSONAS)
+def test_no_persona_reads_or_writes_the_other_clients_data_on_any_route(db, worlds, home, role):
+    away = "globex" if home == "acme" else "acme"
+    foreign = worlds[away]
+    before = snapshot(foreign)
+    routes = list(walk(get_resolver().url_patterns))
+    assert len(routes) > 40  # the admin's routes are in
+    # Logging out ends the persona's session, so those routes come last.
+    plans = sorted((requests_for(route, foreign) for route in routes), key=lambda r: "logout" in r.url)
+    client = Client()
+    persona = "anonymous" if role == "anonymous" else f"{home}-{role}"
+    if role != "anonymous":
+        client.force_login(worlds[home].members[role])
+    may_administer = role in (Role.MANAGER, Role.REVIEWER)
+    data = {
+        **POST_DATA,
+        "project": foreign.project.pk,
+        "username": persona,
+        "_selected_action": [foreign.item.pk],
+    }
+    for request in plans:
+        for method in ("get", "post"):
+            payload = {**data, "idempotency_key": str(uuid.uuid4())} if method == "post" else None
+            response = getattr(client, method)(request.url, payload)
+            check(response, request, persona, foreign, may_administer)
+    assert snapshot(foreign) == before, f"{persona} changed {away}'s data"
+
+
+def test_staff_reach_every_route_without_a_server_error(db, worlds):
+    client = Client()
+    client.force_login(worlds["staff"])
+    for route in walk(get_resolver().url_patterns):
+        request = requests_for(route, worlds["globex"])
+        if request.url.endswith("/logout/"):
+            continue
+        assert client.get(request.url).status_code < 500, request.url
