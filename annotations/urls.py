@@ -1,6 +1,6 @@
 from django.urls import path
 
-from annotations import views
+from annotations import api, views
 
 app_name = "annotations"
 
@@ -12,4 +12,10 @@ urlpatterns = [
     path("p/<slug:code>/label/", views.label, name="label"),
     path("p/<slug:code>/label/<int:assignment_id>/submit/", views.submit, name="submit"),
     path("p/<slug:code>/label/<int:assignment_id>/skip/", views.skip, name="skip"),
+    path("api/v1/label/<slug:code>/next", api.NextView.as_view(), name="api-next"),
+    path(
+        "api/v1/label/<slug:code>/assignments/<int:assignment_id>",
+        api.SubmitView.as_view(),
+        name="api-submit",
+    ),
 ]
