@@ -1,9 +1,12 @@
 """Invisible fingerprints in rendered guidelines, to trace a leaked copy back to one viewing.
 
 Each showing of a guideline (a `GuidelineView`) gets its id woven into the text as a run of
-zero-width characters: at the start of every paragraph, list item, heading and table cell, and
-after every sentence. Browsers keep these characters in `innerText` and on the clipboard, so a
-plain copy-and-paste of any paragraph carries at least one mark. Each mark holds the view id and
+zero-width characters: at the start of every paragraph, list item, heading and table cell, after
+its first word, and after every sentence. Browsers keep these characters in `innerText` and on the
+clipboard, so a plain copy-and-paste of any paragraph carries at least one mark. The mark after
+the first word matters: a selection dragged from a block's first letter starts after the marks
+that precede it, so a one-sentence paragraph would otherwise be copied without any. Code (inline
+or in blocks) is left unmarked, so that a copied example still runs. Each mark holds the view id and
 a check byte keyed by the server's secret, so damaged or forged marks are told apart from real
 ones.
 """
@@ -20,9 +23,16 @@ DIGITS = ("\u200b", "\u200c", "\u200d", "\u2060")
 START, END = "\u2062", "\u2063"
 _DIGIT_VALUE = {char: value for value, char in enumerate(DIGITS)}
 _MARK = re.compile(f"{START}([{''.join(DIGITS)}]+){END}")
+_INVISIBLE = "".join(DIGITS) + START + END
+# nh3 escapes "<" and ">" in text and attribute values alike, so every "<" opens a tag.
+_TAG = re.compile(r"(<[^>]*>)")
 _BLOCK_OPEN = re.compile(r"<(p|li|h[1-6]|td|th|blockquote)(\s[^>]*)?>")
-_TEXT_NODE = re.compile(r">([^<]+)<")
+_BLOCK_CLOSE = re.compile(r"</(p|li|h[1-6]|td|th|blockquote)>")
+_CODE_OPEN = re.compile(r"<(code|pre)(\s[^>]*)?>")
+_CODE_CLOSE = re.compile(r"</(code|pre)>")
 _SENTENCE_END = re.compile(r"([.!?;:])(\s+)(?=\S)")
+# Between a block's first visible word and the whitespace after it.
+_FIRST_GAP = re.compile(f"(?<=[^\\s{_INVISIBLE}])(?=\\s)")
 
 
 def _check_byte(view_id: int) -> int:
@@ -39,13 +49,52 @@ def encode_mark(view_id: int) -> str:
     return START + "".join(reversed(digits)) + END
 
 
+def strip_marks(text: str) -> str:
+    """`text` without fingerprint marks. Only whole marks go, so a ZWJ in an emoji or a ZWNJ in
+    Persian stays."""
+    return _MARK.sub("", text)
+
+
 def fingerprint_html(html: str, view_id: int) -> str:
-    """`html` (already sanitised) with the view's mark at every block start and sentence end."""
+    """`html` (already sanitised) with the view's mark at every block start, first word and sentence end."""
     mark = encode_mark(view_id)
-    marked = _BLOCK_OPEN.sub(lambda m: m.group(0) + mark, html)
-    return _TEXT_NODE.sub(
-        lambda m: ">" + _SENTENCE_END.sub(lambda s: s.group(1) + mark + s.group(2), m.group(1)) + "<", marked
-    )
+    # Marks already in the source (guidelines pasted from a rendered page) would name their viewer
+    # in every later copy.
+    html = strip_marks(html)
+    out: list[str] = []
+    in_code = 0  # depth of <pre>/<code>: copied code must stay as it was
+    first_word_pending = False  # a block has opened and its first word is not yet marked
+    block_has_text = False
+    for token in _TAG.split(html):
+        if token.startswith("<"):
+            out.append(token)
+            if _CODE_OPEN.fullmatch(token):
+                in_code += 1
+            elif _CODE_CLOSE.fullmatch(token):
+                in_code = max(in_code - 1, 0)
+            elif _BLOCK_OPEN.fullmatch(token):
+                out.append(mark)
+                first_word_pending, block_has_text = True, False
+            elif _BLOCK_CLOSE.fullmatch(token):
+                first_word_pending = False
+            continue
+        if not token:
+            continue
+        if in_code:
+            block_has_text = block_has_text or not token.isspace()
+            out.append(token)
+            continue
+        if first_word_pending:
+            if block_has_text and token[0].isspace():  # the first word ended in the previous tag
+                token, found = mark + token, 1
+            else:
+                token, found = _FIRST_GAP.subn(mark, token, count=1)
+            first_word_pending = not found
+        block_has_text = block_has_text or not token.isspace()
+        # A sentence mark goes between the punctuation and the space; a first-word mark already
+        # there leaves the punctuation followed by no space, so the two never double up.
+        out.append(_SENTENCE_END.sub(lambda s: s.group(1) + mark + s.group(2), token))
+    return "".join(out)
 
 
 @dataclass(frozen=True)

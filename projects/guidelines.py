@@ -18,6 +18,7 @@ class ShownGuideline:
     guideline: Guideline
     html: SafeString
     watermark: str
+    pseudonym: str
 
 
 def current_guideline(project: Project) -> Guideline | None:
@@ -33,4 +34,4 @@ def guideline_show(*, project: Project, viewer: User, request: HttpRequest) -> S
     # The marks are inserted into HTML that nh3 has already sanitised; they are plain characters.
     html = mark_safe(fingerprint_html(render_markdown(guideline.body), view.pk))
     pseudonym = annotator_pseudonym(project_id=project.pk, user_id=viewer.pk)
-    return ShownGuideline(guideline, html, f"Confidential · {pseudonym}")
+    return ShownGuideline(guideline, html, f"Confidential · {pseudonym}", pseudonym)

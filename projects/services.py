@@ -13,6 +13,7 @@ from guardian.shortcuts import assign_perm, remove_perm
 
 from labelhub.audit import Action, audit_record
 from labelhub.models import User
+from projects.fingerprints import strip_marks
 from projects.importing import ItemRecord, LineError
 from projects.models import Guideline, GuidelineView, Item, Membership, Project, Response
 from projects.permissions import ROLE_PERMS, ROLE_RANK, is_staff, may_manage_members, role_rank
@@ -147,7 +148,9 @@ def guideline_publish(*, project: Project, body: str, author: User | None) -> Gu
     # NO KEY UPDATE: it must not block the foreign-key checks of experts writing meanwhile.
     Project.objects.select_for_update(no_key=True).get(pk=project.pk)
     latest = project.guidelines.aggregate(v=Max("version"))["v"] or 0
-    guideline = Guideline(project=project, version=latest + 1, body=body, created_by=author)
+    # Text pasted from a rendered page carries its viewer's fingerprint; it must not be stored,
+    # or every later copy would name that viewer too.
+    guideline = Guideline(project=project, version=latest + 1, body=strip_marks(body), created_by=author)
     guideline.full_clean()
     guideline.save()
     return guideline
