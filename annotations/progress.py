@@ -7,15 +7,17 @@ from django.utils import timezone
 
 from annotations.models import Annotation
 from annotations.queries import annotations_per_item, live_leases_per_item
+from annotations.services import items_eligible_for
 from labelhub.models import User
 from labelhub.pseudonyms import annotator_pseudonym
 from projects.models import Item, Project
 
 
 def items_left_for(*, expert: User, projects: QuerySet[Project]) -> dict[int, int]:
-    """Per project id: items still short of labels that `expert` has neither labelled nor skipped."""
+    """Per project id: items still short of labels that `expert` has neither labelled nor skipped,
+    among those they may be sent (none unless vetted; only their domains and domainless items)."""
     rows = (
-        Item.objects.filter(project__in=projects)
+        items_eligible_for(Item.objects.filter(project__in=projects), expert=expert)
         .exclude(annotations__expert=expert)
         .exclude(skips__expert=expert)
         .alias(n_done=annotations_per_item())

@@ -20,6 +20,7 @@ from django.utils import timezone
 from annotations.models import Annotation, Assignment, Skip
 from annotations.queries import annotations_per_item, live_leases, live_leases_per_item
 from labelhub.models import User
+from labelhub.services import expert_eligible_domains
 from projects.guidelines import current_guideline
 from projects.models import Item, Project
 
@@ -34,10 +35,23 @@ class LeaseLost(Exception):
     """The lease ran out and the slot went to someone else before the submission arrived."""
 
 
+def items_eligible_for(items: QuerySet[Item], *, expert: User) -> QuerySet[Item]:
+    """`items` narrowed to those `expert` may be sent: none unless their expert profile is vetted,
+    then the items with no domain and those in a domain they are vetted for.
+
+    Serving and the "items left" figures both filter through here, so they never disagree.
+    """
+    domains = expert_eligible_domains(user=expert)
+    if domains is None:
+        return items.none()
+    return items.filter(Q(domain="") | Q(domain__in=domains))
+
+
 def items_open_to(*, project: Project, expert: User, now: datetime) -> QuerySet[Item]:
-    """Items of `project` still short of labels that `expert` has neither labelled nor skipped."""
+    """Items of `project` still short of labels that `expert` has neither labelled nor skipped,
+    among those `expert` is eligible for (see `items_eligible_for`)."""
     return (
-        Item.objects.filter(project=project)
+        items_eligible_for(Item.objects.filter(project=project), expert=expert)
         .exclude(annotations__expert=expert)
         .exclude(skips__expert=expert)
         .alias(n_taken=annotations_per_item() + live_leases_per_item(now, excluding=expert))
@@ -68,18 +82,21 @@ def assignment_next(
 ) -> Assignment | None:
     """The expert's live lease in `project`, else a new lease on the next open item, else None."""
     now = now or timezone.now()
+    # Built once: eligibility (vetting, domains) is read here, not again for every candidate.
+    open_items = items_open_to(project=project, expert=expert, now=now)
     live = live_assignment(project=project, expert=expert, now=now)
-    if live is not None:
+    if live is not None and items_eligible_for(Item.objects.filter(pk=live.item_id), expert=expert).exists():
         return live
     # A lapsed lease no longer holds a slot; close it so the one-open-lease rule admits a new one.
+    # So is a live lease the expert may no longer work on (suspended since, or no longer vetted
+    # for the item's domain): it is not resumed, and its slot goes back to the other experts.
     Assignment.objects.filter(project=project, expert=expert, status=Status.ACTIVE).update(
         status=Status.EXPIRED
     )
     passed_over: list[int] = []
     for _ in range(MAX_CANDIDATES):
         item = (
-            items_open_to(project=project, expert=expert, now=now)
-            .exclude(pk__in=passed_over)
+            open_items.exclude(pk__in=passed_over)
             .order_by("pk")
             .select_for_update(skip_locked=True, of=("self",))
             .first()

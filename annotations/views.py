@@ -14,6 +14,8 @@ from annotations.forms import ExportForm, PairwiseForm, SkipForm
 from annotations.models import Assignment
 from annotations.progress import items_left_for, project_progress
 from labelhub.audit import Action, audit_record
+from labelhub.models import ExpertProfile
+from labelhub.services import expert_status
 from projects.guidelines import guideline_show
 from projects.models import Project
 from projects.permissions import Perm, has_project_perm, project_for, projects_for
@@ -36,7 +38,26 @@ def _task_context(
     return context
 
 
+# Why an expert is sent no items at all, by vetting status (None: they have no profile yet).
+VETTING_NOTICES = {
+    None: "Your expert profile has not been vetted yet. Items are sent to you once a LabelHub "
+    "administrator has vetted your credentials.",
+    ExpertProfile.Status.APPLIED: "Your expert profile is awaiting vetting. Items are sent to you once "
+    "a LabelHub administrator has vetted your credentials.",
+    ExpertProfile.Status.REJECTED: "Your expert application was not accepted, so no items are sent to "
+    "you. Ask your project manager if you think this is a mistake.",
+    ExpertProfile.Status.SUSPENDED: "Your expert profile is suspended, so no items are sent to you for "
+    "now. Your project manager can tell you more.",
+}
+
+
+def _vetting_notice(request: HttpRequest) -> str:
+    return VETTING_NOTICES.get(expert_status(user=request.user), "")
+
+
 def _render_task(request: HttpRequest, context: dict, status: int = 200) -> HttpResponse:
+    if context["assignment"] is None:
+        context["vetting_notice"] = _vetting_notice(request)
     if request.htmx:
         return render(request, "annotations/label.html#task", context, status=status)
     # A full page shows the guidelines beside the task: that is a guideline view, fingerprinted.
@@ -59,6 +80,7 @@ def home(request: HttpRequest) -> HttpResponse:
         "annotations/home.html",
         {
             "labelling": [(project, left.get(project.pk, 0)) for project in labelling],
+            "vetting_notice": _vetting_notice(request) if labelling else "",
             "overseeing": overseeing,
         },
     )

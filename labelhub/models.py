@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django.db.models.functions import Lower
 
 
 class User(AbstractUser):
@@ -33,6 +34,10 @@ class AuditEvent(models.Model):
         ADMIN_ADDED = "admin_added", "Added in the admin"
         ADMIN_CHANGED = "admin_changed", "Changed in the admin"
         ADMIN_DELETED = "admin_deleted", "Deleted in the admin"
+        EXPERT_VETTED = "expert_vetted", "Expert vetted"
+        EXPERT_REJECTED = "expert_rejected", "Expert rejected"
+        EXPERT_SUSPENDED = "expert_suspended", "Expert suspended"
+        EXPERT_REINSTATED = "expert_reinstated", "Expert reinstated"
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     action = models.CharField(max_length=32, choices=Action.choices)
@@ -53,3 +58,74 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_name or self.actor} {self.action} {self.target}"
+
+
+class Domain(models.Model):
+    """A field of expertise that items are routed by (medicine, law, finance, …): a managed list.
+
+    An item's `domain` names a domain by its slug; the importer lowercases item domains, so slugs
+    are lowercase too or they would never match.
+    """
+
+    slug = models.SlugField(max_length=80, unique=True, help_text="As items name it, e.g. 'medicine'.")
+    name = models.CharField(max_length=100)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(slug=Lower("slug")), name="domain_slug_lowercase"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ExpertProfile(models.Model):
+    """What the vendor knows about an expert, and whether they may be sent items at all.
+
+    The vetting status moves only through the services in `labelhub/services.py`
+    (applied → vetted or rejected; vetted ⇄ suspended), which record who moved it and when and
+    write the audit trail. Only a vetted expert is served items, and only items in a domain
+    they are vetted for or with no domain.
+    """
+
+    class Status(models.TextChoices):
+        APPLIED = "applied", "Applied"
+        VETTED = "vetted", "Vetted"
+        REJECTED = "rejected", "Rejected"
+        SUSPENDED = "suspended", "Suspended"
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="expert_profile"
+    )
+    domains = models.ManyToManyField(
+        Domain, blank=True, related_name="experts", help_text="The domains this expert is vetted for."
+    )
+    credentials = models.TextField(
+        blank=True, help_text="Degrees, licences, experience: what vetting rests on."
+    )
+    hourly_rate = models.DecimalField(
+        max_digits=8, decimal_places=2, null=True, blank=True, help_text="USD per hour; blank until agreed."
+    )
+    vetting_status = models.CharField(max_length=16, choices=Status.choices, default=Status.APPLIED)
+    # Users are deactivated, never deleted, so the one who changed the status stays known.
+    status_changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["user__username"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(vetting_status__in=["applied", "vetted", "rejected", "suspended"]),
+                name="expertprofile_vetting_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(hourly_rate__gte=0), name="expertprofile_hourly_rate_not_negative"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.get_vetting_status_display()})"

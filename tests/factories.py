@@ -1,16 +1,53 @@
+from decimal import Decimal
+
 import factory
 
-from labelhub.models import User
+from labelhub.models import Domain, ExpertProfile, User
 from projects.models import Client, Item, Project, Response
 
 
 class UserFactory(factory.django.DjangoModelFactory):
+    """A user who is also a vetted expert for no domain, so they are served the domainless items
+    every other factory makes, as before vetting existed. `UserFactory(expert_profile=None)` makes
+    a user with no expert profile; `ExpertProfileFactory` makes any other kind."""
+
     class Meta:
         model = User
         django_get_or_create = ["username"]
+        skip_postgeneration_save = True
 
     username = factory.Sequence(lambda n: f"user{n}")
     password = factory.django.Password("pw-for-tests")
+    expert_profile = factory.RelatedFactory(
+        "tests.factories.ExpertProfileFactory", factory_related_name="user"
+    )
+
+
+class DomainFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Domain
+        django_get_or_create = ["slug"]
+
+    slug = factory.Sequence(lambda n: f"domain-{n}")
+    name = factory.LazyAttribute(lambda domain: domain.slug.title())
+
+
+class ExpertProfileFactory(factory.django.DjangoModelFactory):
+    """A vetted expert profile; `domains=["medicine", …]` vets it for those domains (made if new)."""
+
+    class Meta:
+        model = ExpertProfile
+        django_get_or_create = ["user"]
+        skip_postgeneration_save = True
+
+    user = factory.SubFactory(UserFactory, expert_profile=None)
+    vetting_status = ExpertProfile.Status.VETTED
+    hourly_rate = Decimal("60.00")
+
+    @factory.post_generation
+    def domains(self, create: bool, extracted, **kwargs) -> None:
+        if create and extracted:
+            self.domains.add(*(DomainFactory(slug=slug) for slug in extracted))
 
 
 class ClientFactory(factory.django.DjangoModelFactory):

@@ -15,7 +15,8 @@ from django.db import transaction
 
 from annotations.models import Annotation
 from annotations.services import Judgment, annotation_submit, assignment_next
-from labelhub.models import User
+from labelhub.models import Domain, ExpertProfile, User
+from labelhub.services import expert_profile_for, expert_vet
 from projects.importing import parse_items
 from projects.models import Client, Membership, Project
 from projects.services import guideline_publish, items_import, membership_grant
@@ -105,6 +106,45 @@ PROJECTS = (
     ),
 )
 
+DOMAINS = {
+    "medicine": "Medicine",
+    "law": "Law",
+    "finance": "Finance",
+    "software": "Software",
+    "math": "Mathematics",
+    "chemistry": "Chemistry",
+}
+
+
+@dataclass(frozen=True)
+class DemoExpert:
+    # Every domain the expert's project has items in, or part of the demo would go unserved.
+    domains: tuple[str, ...]
+    hourly_rate: str  # USD
+    credentials: str
+
+
+ACME_DOMAINS = ("software", "math", "finance", "medicine", "law")
+GLOBEX_DOMAINS = ("software", "medicine", "chemistry", "law", "finance")
+EXPERTS = {
+    "acme-expert": DemoExpert(
+        ACME_DOMAINS, "85.00", "MSc Computer Science; eight years as a backend engineer; maths tutor."
+    ),
+    "acme-expert2": DemoExpert(
+        ACME_DOMAINS, "95.00", "MD, internal medicine; JD; reviews health-law and insurance contracts."
+    ),
+    "acme-demo-1": DemoExpert(ACME_DOMAINS, "70.00", "PhD Applied Mathematics; quantitative analyst."),
+    "acme-demo-2": DemoExpert(
+        ACME_DOMAINS, "75.00", "CFA charterholder; former paralegal; Python developer."
+    ),
+    "globex-expert": DemoExpert(
+        GLOBEX_DOMAINS, "90.00", "PhD Chemistry; security engineer; pharmacology and compliance work."
+    ),
+    "globex-demo-1": DemoExpert(
+        GLOBEX_DOMAINS, "80.00", "PharmD; former compliance officer at a bank; writes secure-coding guides."
+    ),
+}
+
 RATIONALES = {
     "A": [
         "A is correct where B slips on a key detail.",
@@ -127,6 +167,8 @@ class Command(BaseCommand):
     def handle(self, *args, **options) -> None:
         with transaction.atomic():
             admin = self._user("admin", superuser=True)
+            for slug, name in DOMAINS.items():
+                Domain.objects.get_or_create(slug=slug, defaults={"name": name})
             clients = {}
             for spec in PROJECTS:
                 clients[spec.client_slug] = self._project(spec, granted_by=admin)
@@ -167,10 +209,23 @@ class Command(BaseCommand):
         roles += [(name, Role.EXPERT) for name in spec.experts + spec.labellers]
         for username, role in roles:
             membership_grant(project=project, user=self._user(username), role=role, granted_by=granted_by)
+        for username in spec.experts + spec.labellers:
+            self._vetted(User.objects.get(username=username), EXPERTS[username], vetted_by=granted_by)
         target = project.items.count() // 3
         for username in spec.labellers:
             self._label(project, User.objects.get(username=username), target)
         return client
+
+    def _vetted(self, user: User, spec: DemoExpert, *, vetted_by: User) -> None:
+        """Give a demo expert a vetted profile; a profile someone has since changed is left alone."""
+        profile = expert_profile_for(user=user)
+        if profile.vetting_status != ExpertProfile.Status.APPLIED:
+            return
+        profile.credentials, profile.hourly_rate = spec.credentials, spec.hourly_rate
+        profile.full_clean()
+        profile.save(update_fields=["credentials", "hourly_rate"])
+        profile.domains.add(*Domain.objects.filter(slug__in=spec.domains))
+        expert_vet(profile=profile, by=vetted_by)
 
     def _label(self, project: Project, expert: User, target: int) -> None:
         """Have a demo expert label items until they have `target` labels in the project."""
