@@ -9,11 +9,11 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from annotations.models import Annotation
+from annotations.models import Annotation, Rating
 from labelhub.pseudonyms import annotator_pseudonym
 from projects.models import Item, Project
 
-FORMATS = ("pairs",)
+FORMATS = ("pairs", "ratings")
 CHUNK_SIZE = 2000
 STRENGTH_NAMES = {1: "slightly", 2: "clearly", 3: "much"}
 
@@ -22,14 +22,17 @@ def _dumps(row: dict[str, Any]) -> bytes:
     return (json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
 
 
-def _is_conversational(project: Project) -> bool:
-    """One style per file: chat messages on every row as soon as any exported prompt is a chat."""
-    return Item.objects.filter(project=project, is_chat=True, annotations__preference__in=["a", "b"]).exists()
+def _is_conversational(project: Project, **exported: object) -> bool:
+    """One style per file: chat messages on every row as soon as any exported prompt is a chat.
+
+    `exported` narrows the items to those the export writes rows for.
+    """
+    return Item.objects.filter(project=project, is_chat=True, **exported).exists()
 
 
 def export_pairs(project: Project) -> Iterator[bytes]:
     """TRL preference pairs: one line per annotation that prefers one response over the other."""
-    conversational = _is_conversational(project)
+    conversational = _is_conversational(project, annotations__preference__in=["a", "b"])
     annotations = (
         Annotation.objects.filter(project=project, preference__in=["a", "b"])
         .select_related("item")
@@ -73,7 +76,39 @@ def export_pairs(project: Project) -> Iterator[bytes]:
         )
 
 
+def export_ratings(project: Project) -> Iterator[bytes]:
+    """One line per (expert, response): the rubric scores, with the same keys on every line of a
+    rubric version (null where an optional criterion was left out or the response not ratable)."""
+    conversational = _is_conversational(project, annotations__ratings__isnull=False)
+    keys_of: dict[int, list[str]] = {}
+    for version, key in project.criteria.order_by("version", "position", "id").values_list("version", "key"):
+        keys_of.setdefault(version, []).append(key)
+    ratings = (
+        Rating.objects.filter(annotation__project=project)
+        .select_related("annotation__item", "response")
+        .order_by("annotation__item_id", "annotation_id", "response__position")
+    )
+    for rating in ratings.iterator(chunk_size=CHUNK_SIZE):
+        item, annotation = rating.annotation.item, rating.annotation
+        keys = keys_of.get(rating.rubric_version, sorted(rating.scores))
+        yield _dumps(
+            {
+                "item_id": item.external_id,
+                "response_id": f"{item.external_id}:{rating.response.position}",
+                "prompt": item.messages if conversational else item.prompt,
+                "response": rating.response.content,
+                "annotator": annotator_pseudonym(project_id=project.pk, user_id=annotation.expert_id),
+                "rubric_version": rating.rubric_version,
+                "scores": {key: rating.scores.get(key) for key in keys},
+                "rationales": {key: rating.rationales.get(key, "") for key in keys},
+                "not_ratable": rating.not_ratable,
+            }
+        )
+
+
 def export_lines(project: Project, fmt: str) -> Iterator[bytes]:
     if fmt == "pairs":
         return export_pairs(project)
+    if fmt == "ratings":
+        return export_ratings(project)
     raise ValueError(f"unknown export format {fmt!r}; choose one of: {', '.join(FORMATS)}")

@@ -34,4 +34,7 @@ class SkipForm(forms.Form):
 
 
 class ExportForm(forms.Form):
-    format = forms.ChoiceField(choices=[("pairs", "TRL preference pairs (JSONL)")], initial="pairs")
+    format = forms.ChoiceField(
+        choices=[("pairs", "TRL preference pairs (JSONL)"), ("ratings", "Rubric ratings (JSONL)")],
+        initial="pairs",
+    )

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from projects.models import Guideline, Item, Project
+from projects.models import Guideline, Item, Project, Response
 
 
 class Assignment(models.Model):
@@ -77,7 +77,8 @@ class Annotation(models.Model):
     item = models.ForeignKey(Item, on_delete=models.PROTECT, related_name="annotations")
     expert = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="annotations")
     assignment = models.OneToOneField(Assignment, on_delete=models.PROTECT, related_name="annotation")
-    preference = models.CharField(max_length=16, choices=Preference.choices)
+    # Empty for rubric-only projects, whose judgment is the ratings below.
+    preference = models.CharField(max_length=16, choices=Preference.choices, blank=True)
     strength = models.PositiveSmallIntegerField(choices=Strength.choices, null=True, blank=True)
     rationale = models.TextField(blank=True)
     active_seconds = models.PositiveIntegerField(default=0)
@@ -89,12 +90,16 @@ class Annotation(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["item", "expert"], name="annotation_item_expert_unique"),
             models.CheckConstraint(
-                condition=Q(preference__in=["a", "b", "tie", "both_bad"]), name="annotation_preference_valid"
+                condition=Q(preference__in=["", "a", "b", "tie", "both_bad"]),
+                name="annotation_preference_valid",
             ),
-            # A strength says how much better the chosen response is: only for a real preference.
+            # A strength says how much better the chosen response is: only for a real preference
+            # (and only where the project asks for one).
             models.CheckConstraint(
-                condition=(Q(preference__in=["a", "b"]) & Q(strength__in=[1, 2, 3]))
-                | (Q(preference__in=["tie", "both_bad"]) & Q(strength__isnull=True)),
+                condition=(
+                    Q(preference__in=["a", "b"]) & (Q(strength__in=[1, 2, 3]) | Q(strength__isnull=True))
+                )
+                | (Q(preference__in=["", "tie", "both_bad"]) & Q(strength__isnull=True)),
                 name="annotation_strength_matches_preference",
             ),
         ]
@@ -102,6 +107,33 @@ class Annotation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.item} by {self.expert}: {self.preference}"
+
+
+class Rating(models.Model):
+    """An expert's scores for one response, under one version of the project's rubric."""
+
+    annotation = models.ForeignKey(Annotation, on_delete=models.CASCADE, related_name="ratings")
+    response = models.ForeignKey(Response, on_delete=models.PROTECT, related_name="ratings")
+    rubric_version = models.PositiveIntegerField()
+    # {criterion key: score}; only criteria of `rubric_version`, each within its scale.
+    scores = models.JSONField(default=dict, blank=True)
+    # {criterion key: text}, for criteria that ask for a rationale.
+    rationales = models.JSONField(default=dict, blank=True)
+    not_ratable = models.BooleanField(default=False)
+    not_ratable_reason = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["annotation", "response"], name="rating_one_per_response"),
+            # A response is either rated or flagged as not ratable, with a reason.
+            models.CheckConstraint(
+                condition=Q(not_ratable=False) | ~Q(not_ratable_reason=""),
+                name="rating_not_ratable_has_reason",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"rating of {self.response} in {self.annotation}"
 
 
 class Skip(models.Model):

@@ -139,6 +139,10 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
 
+# Where the admin keeps an uploaded item file between its check and its confirmation (an hour).
+# On several web hosts this must be a shared folder.
+ITEM_IMPORT_DIR = Path(os.environ.get("ITEM_IMPORT_DIR", BASE_DIR / "var" / "imports"))
+
 # Conflict of interest: how far back a membership in a competitor's project still counts.
 CONFLICT_WINDOW_DAYS = int(os.environ.get("CONFLICT_WINDOW_DAYS", "365"))
 

@@ -4,14 +4,23 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import HttpRequest
 
 from labelhub.models import AuditEvent, User
 from projects.admin_site import ProjectScopedAdmin, ProjectScopedInline
-from projects.models import Client, Guideline, Item, Membership, Project, Response
+from projects.models import Client, Guideline, Item, Membership, Project, Response, RubricCriterion
 from projects.permissions import is_staff
-from projects.services import GrantRefused, guideline_publish, membership_grant, membership_revoke
+from projects.rubrics import CriterionSpec, current_version, rubric_save
+from projects.services import (
+    GrantRefused,
+    clients_managed_by,
+    guideline_publish,
+    membership_grant,
+    membership_revoke,
+    project_create,
+    project_set_status,
+)
 
 
 @admin.register(Client)
@@ -24,28 +33,118 @@ class ClientAdmin(admin.ModelAdmin):
     filter_horizontal = ["competitors"]
 
 
+class RubricCriterionInline(ProjectScopedInline, admin.StackedInline):
+    """The current version of the rubric; saving a version that has ratings makes the next one."""
+
+    model = RubricCriterion
+    extra = 0
+    fields = [
+        ("key", "label"),
+        "description",
+        ("scale_min", "scale_max"),
+        "scale_texts",
+        ("required", "asks_rationale"),
+    ]
+    verbose_name_plural = "rubric criteria (current version; ratings keep the version they were made under)"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        latest = (
+            RubricCriterion.objects.filter(project=OuterRef("project")).order_by("-version").values("version")
+        )
+        return super().get_queryset(request).filter(version=Subquery(latest[:1]))
+
+
 @admin.register(Project)
 class ProjectAdmin(ProjectScopedAdmin):
     project_path = ""
-    list_display = ["name", "codename", "client", "labels_per_item", "created_at"]
-    list_filter = ["client"]
+    list_display = ["name", "codename", "client", "kind", "status", "labels_per_item", "created_at"]
+    list_filter = ["client", "kind", "status"]
     search_fields = ["slug", "name", "codename"]
+    inlines = [RubricCriterionInline]
+    actions = ["pause", "resume", "archive"]
+    fieldsets = [
+        (None, {"fields": ["client", "name", "slug", "codename", "code", "kind", "status"]}),
+        (
+            "Labelling",
+            {
+                "fields": [
+                    "labels_per_item",
+                    "allow_tie",
+                    "allow_both_bad",
+                    "strength_scale",
+                    "rationale_required",
+                    "randomize_sides",
+                    "lease_minutes",
+                    "required_domain",
+                ]
+            },
+        ),
+        ("Money", {"fields": ["price_per_label"]}),
+    ]
 
     def get_prepopulated_fields(self, request: HttpRequest, obj: Any = None) -> dict:
-        return {"slug": ["name"], "code": ["codename"]} if is_staff(request.user) else {}
+        return {"slug": ["name"], "code": ["codename"]} if obj is None else {}
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return is_staff(request.user)  # a project belongs to a client: staff open it
+        # A manager may open further projects for the clients they already work for.
+        return clients_managed_by(request.user).exists()
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return is_staff(request.user)
+        return is_staff(request.user)  # managers archive; deleting a project loses its labels
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         # Moving a project to another client would hand its data to that client.
-        return [] if is_staff(request.user) else ["client", "slug"]
+        return ["client", "slug"] if obj is not None and not is_staff(request.user) else []
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "client":
+            kwargs["queryset"] = clients_managed_by(request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_model(self, request: HttpRequest, obj: Project, form: Any, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+        else:
+            project_create(project=obj, created_by=request.user, request=request)
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        if formset.model is not RubricCriterion:
+            return super().save_formset(request, form, formset, change)
+        specs = [
+            CriterionSpec(**{name: row.cleaned_data[name] for name in CriterionSpec.__dataclass_fields__})
+            for row in formset.forms
+            if row.cleaned_data and not row.cleaned_data.get("DELETE")
+        ]
+        before = current_version(form.instance)
+        after = rubric_save(project=form.instance, criteria=specs)
+        # The rubric service saved the rows; the admin's change message expects these lists.
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        if before is not None and after != before:
+            self.message_user(
+                request,
+                f"Version {before} of the rubric has ratings, so your changes are "
+                f"version {after}; earlier ratings keep version {before}.",
+            )
+        return None
+
+    def _set_status(self, request: HttpRequest, queryset: QuerySet[Project], status: str) -> None:
+        changed = project_set_status(projects=queryset, status=status, by=request.user, request=request)
+        self.message_user(request, f"{changed} project(s) now {Project.Status(status).label.lower()}.")
+
+    @admin.action(description="Pause the selected projects (serve no items)", permissions=["change"])
+    def pause(self, request: HttpRequest, queryset: QuerySet[Project]) -> None:
+        self._set_status(request, queryset, Project.Status.PAUSED)
+
+    @admin.action(description="Resume the selected projects", permissions=["change"])
+    def resume(self, request: HttpRequest, queryset: QuerySet[Project]) -> None:
+        self._set_status(request, queryset, Project.Status.ACTIVE)
+
+    @admin.action(description="Archive the selected projects", permissions=["change"])
+    def archive(self, request: HttpRequest, queryset: QuerySet[Project]) -> None:
+        self._set_status(request, queryset, Project.Status.ARCHIVED)
 
 
-class ResponseInline(ProjectScopedInline):
+class ResponseInline(ProjectScopedInline, admin.TabularInline):
     model = Response
     extra = 0
 
@@ -57,6 +156,20 @@ class ItemAdmin(ProjectScopedAdmin):
     search_fields = ["external_id"]
     readonly_fields = ["content_hash", "is_chat"]
     inlines = [ResponseInline]
+
+    def get_urls(self) -> list:
+        from django.urls import path
+
+        from projects.admin_import import item_import
+
+        def import_view(request: HttpRequest) -> Any:
+            return item_import(request, self)
+
+        # Before Django's own routes: their "<object_id>/" would otherwise swallow "import/".
+        return [
+            path("import/", self.admin_site.admin_view(import_view), name="projects_item_import"),
+            *super().get_urls(),
+        ]
 
 
 class GuidelineForm(forms.ModelForm):

@@ -142,7 +142,7 @@ class ProjectScopedAdmin(admin.ModelAdmin):
         return super().log_deletions(request, queryset)
 
 
-class ProjectScopedInline(admin.TabularInline):
+class ProjectScopedInline(admin.options.InlineModelAdmin):
     """Rows edited inside a project-scoped parent: they follow the parent's permissions."""
 
     def _parent_admin(self) -> ProjectScopedAdmin:

@@ -15,11 +15,46 @@ from typing import Any
 
 CHAT_ROLES = ("system", "user", "assistant")
 JSONL_FIELDS = {"id", "prompt", "responses", "domain", "metadata"}
-CSV_FIELDS = ("id", "prompt", "response_a", "response_b", "model_a", "model_b", "domain")
-CSV_REQUIRED = ("id", "prompt", "response_a", "response_b")
+CSV_LETTERS = "abcdefgh"
+CSV_FIELDS = (
+    "id",
+    "prompt",
+    *(f"{kind}_{letter}" for letter in CSV_LETTERS for kind in ("response", "model")),
+    "domain",
+)
+CSV_REQUIRED = ("id", "prompt", "response_a")
 MAX_ID_LENGTH = 200
 MAX_DOMAIN_LENGTH = 80
-PAIRWISE_RESPONSES = 2
+MAX_RESPONSES = 16
+
+
+@dataclass(frozen=True)
+class ResponseRule:
+    """How many responses an item of a kind of project needs."""
+
+    minimum: int
+    maximum: int
+    project_kind: str
+
+    def check(self, count: int) -> None:
+        if self.minimum == self.maximum and count != self.minimum:
+            raise _Invalid(
+                f"'responses' must hold exactly {self.minimum} responses for a {self.project_kind} "
+                f"project, got {count}"
+            )
+        if not self.minimum <= count <= self.maximum:
+            raise _Invalid(
+                f"'responses' must hold {self.minimum} to {self.maximum} responses for a "
+                f"{self.project_kind} project, got {count}"
+            )
+
+
+# Project.Kind values; a comparison needs exactly two responses, a rubric rates one or more.
+RESPONSE_RULES = {
+    "pairwise": ResponseRule(2, 2, "pairwise"),
+    "both": ResponseRule(2, 2, "rate-then-choose"),
+    "rubric": ResponseRule(1, MAX_RESPONSES, "rubric"),
+}
 
 
 @dataclass(frozen=True)
@@ -103,11 +138,10 @@ def _prompt(value: Any) -> str | list[dict[str, str]]:
     return messages
 
 
-def _responses(value: Any) -> list[tuple[str, str]]:
+def _responses(value: Any, rule: ResponseRule) -> list[tuple[str, str]]:
     if not isinstance(value, list):
         raise _Invalid(f"'responses' must be a list, got {_type_name(value)}")
-    if len(value) != PAIRWISE_RESPONSES:
-        raise _Invalid(f"'responses' must hold exactly 2 responses for a pairwise project, got {len(value)}")
+    rule.check(len(value))
     responses = []
     for index, response in enumerate(value):
         where = f"'responses[{index}]'"
@@ -120,8 +154,14 @@ def _responses(value: Any) -> list[tuple[str, str]]:
         model = response.get("model", "")
         model = "" if model is None else _text(model, f"{where}.model", allow_empty=True)
         responses.append((content, model))
-    if responses[0][0] == responses[1][0]:
-        raise _Invalid("the two responses are identical; a comparison needs two different texts")
+    first_of: dict[str, int] = {}
+    for index, (content, _model) in enumerate(responses):
+        if content in first_of:
+            raise _Invalid(
+                f"'responses[{index}]' is identical to 'responses[{first_of[content]}]'; "
+                "each response must be a different text"
+            )
+        first_of[content] = index
     return responses
 
 
@@ -143,7 +183,7 @@ def _domain(value: Any) -> str:
     return domain
 
 
-def _record_from_object(line: int, obj: Any) -> ItemRecord:
+def _record_from_object(line: int, obj: Any, rule: ResponseRule) -> ItemRecord:
     if not isinstance(obj, dict):
         raise _Invalid(f"each line must be a JSON object, got {_type_name(obj)}")
     unknown = set(obj) - JSONL_FIELDS
@@ -159,13 +199,13 @@ def _record_from_object(line: int, obj: Any) -> ItemRecord:
         line=line,
         external_id=_identity(obj["id"]),
         prompt=_prompt(obj["prompt"]),
-        responses=_responses(obj["responses"]),
+        responses=_responses(obj["responses"], rule),
         domain=_domain(obj.get("domain")),
         metadata=metadata,
     )
 
 
-def _jsonl_records(lines: Iterable[str]) -> Iterator[tuple[int, ItemRecord | LineError]]:
+def _jsonl_records(lines: Iterable[str], rule: ResponseRule) -> Iterator[tuple[int, ItemRecord | LineError]]:
     for number, raw in enumerate(lines, start=1):
         if not raw.strip():
             continue
@@ -175,12 +215,12 @@ def _jsonl_records(lines: Iterable[str]) -> Iterator[tuple[int, ItemRecord | Lin
             yield number, LineError(number, f"invalid JSON: {exc.msg} (column {exc.colno})")
             continue
         try:
-            yield number, _record_from_object(number, obj)
+            yield number, _record_from_object(number, obj, rule)
         except _Invalid as exc:
             yield number, LineError(number, str(exc))
 
 
-def _csv_records(text: str) -> Iterator[tuple[int, ItemRecord | LineError]]:
+def _csv_records(text: str, rule: ResponseRule) -> Iterator[tuple[int, ItemRecord | LineError]]:
     reader = csv.DictReader(io.StringIO(text, newline=""))
     header = reader.fieldnames or []
     missing = [name for name in CSV_REQUIRED if name not in header]
@@ -191,25 +231,36 @@ def _csv_records(text: str) -> Iterator[tuple[int, ItemRecord | LineError]]:
             problems.append(f"missing column(s): {', '.join(missing)}")
         if unknown:
             problems.append(f"unknown column(s): {', '.join(unknown)}")
-        yield 1, LineError(1, "; ".join(problems) + f" (expected: {','.join(CSV_FIELDS)})")
+        yield (
+            1,
+            LineError(
+                1,
+                "; ".join(problems) + " (expected: id,prompt,response_a,response_b,…,"
+                "model_a,model_b,…,domain)",
+            ),
+        )
         return
+    letters = [letter for letter in CSV_LETTERS if f"response_{letter}" in header]
     for row in reader:
         number = reader.line_num
         if None in row:
             yield number, LineError(number, f"more values than the {len(header)} header columns")
             continue
         try:
+            # Empty trailing response columns mean "no such response" (rubric items vary in count).
+            present = [letter for letter in letters if row[f"response_{letter}"] or letter == "a"]
             responses = [
-                {"content": row["response_a"], "model": row.get("model_a") or ""},
-                {"content": row["response_b"], "model": row.get("model_b") or ""},
+                {"content": row[f"response_{letter}"], "model": row.get(f"model_{letter}") or ""}
+                for letter in present
             ]
             obj = {"id": row["id"], "prompt": row["prompt"], "responses": responses}
             if row.get("domain"):
                 obj["domain"] = row["domain"]
-            yield number, _record_from_object(number, obj)
+            yield number, _record_from_object(number, obj, rule)
         except _Invalid as exc:
-            message = str(exc).replace("'responses[0]'.content", "'response_a'")
-            message = message.replace("'responses[1]'.content", "'response_b'")
+            message = str(exc)
+            for index, letter in enumerate(CSV_LETTERS):
+                message = message.replace(f"'responses[{index}]'.content", f"'response_{letter}'")
             yield number, LineError(number, message)
 
 
@@ -222,15 +273,16 @@ def detect_format(filename: str) -> str:
     raise ValueError(f"{filename}: cannot tell the format from the name; use .jsonl or .csv")
 
 
-def parse_items(data: bytes | str, *, fmt: str) -> ParseResult:
-    """Parse a whole file. Every problem is reported, not only the first."""
+def parse_items(data: bytes | str, *, fmt: str, kind: str = "pairwise") -> ParseResult:
+    """Parse a whole file for a project of `kind`. Every problem is reported, not only the first."""
+    rule = RESPONSE_RULES[kind]
     if isinstance(data, bytes):
         try:
             data = data.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
             line = data[: exc.start].count(b"\n") + 1
             return ParseResult([], [LineError(line, "the file is not valid UTF-8")])
-    records = _csv_records(data) if fmt == "csv" else _jsonl_records(data.splitlines())
+    records = _csv_records(data, rule) if fmt == "csv" else _jsonl_records(data.splitlines(), rule)
     items: list[ItemRecord] = []
     errors: list[LineError] = []
     first_line_of: dict[str, int] = {}

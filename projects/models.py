@@ -20,6 +20,20 @@ class Client(models.Model):
 
 
 class Project(models.Model):
+    class Kind(models.TextChoices):
+        PAIRWISE = "pairwise", "Pairwise comparison"
+        RUBRIC = "rubric", "Rubric rating"
+        BOTH = "both", "Rate each response, then choose"
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        PAUSED = "paused", "Paused (serves no items)"
+        ARCHIVED = "archived", "Archived (read-only)"
+
+    class StrengthScale(models.TextChoices):
+        NONE = "none", "Not asked"
+        THREE = "three", "Slightly / clearly / much better"
+
     client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="projects")
     slug = models.SlugField(max_length=80, unique=True)
     name = models.CharField(max_length=200, help_text="Internal name, seen by staff and the client.")
@@ -27,17 +41,32 @@ class Project(models.Model):
     # The project's key in every web address: derived from the codename, so that neither the
     # client nor the internal slug shows up in an expert's address bar or page source.
     code = models.SlugField(max_length=80, unique=True, help_text="Web address key, from the codename.")
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.PAIRWISE)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
     labels_per_item = models.PositiveSmallIntegerField(
         default=1, help_text="How many experts label each item (overlap)."
     )
     allow_tie = models.BooleanField(default=True)
     allow_both_bad = models.BooleanField(default=True)
+    strength_scale = models.CharField(
+        max_length=16, choices=StrengthScale.choices, default=StrengthScale.THREE
+    )
     rationale_required = models.BooleanField(default=False)
     randomize_sides = models.BooleanField(
         default=True, help_text="Show the two responses in a random order per assignment."
     )
     lease_minutes = models.PositiveSmallIntegerField(
         default=30, help_text="How long an expert holds an item before it is freed for others."
+    )
+    required_domain = models.CharField(
+        max_length=80, blank=True, help_text="Only experts vetted for this domain work on the project."
+    )
+    price_per_label = models.DecimalField(
+        max_digits=10,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="What the client pays per label (USD).",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -57,10 +86,90 @@ class Project(models.Model):
             models.CheckConstraint(
                 condition=models.Q(lease_minutes__gte=1), name="project_lease_minutes_positive"
             ),
+            models.CheckConstraint(
+                condition=models.Q(kind__in=["pairwise", "rubric", "both"]), name="project_kind_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=["active", "paused", "archived"]), name="project_status_valid"
+            ),
         ]
 
     def __str__(self) -> str:
         return self.slug
+
+    @property
+    def compares(self) -> bool:
+        return self.kind in (self.Kind.PAIRWISE, self.Kind.BOTH)
+
+    @property
+    def rates(self) -> bool:
+        return self.kind in (self.Kind.RUBRIC, self.Kind.BOTH)
+
+    @property
+    def asks_strength(self) -> bool:
+        return self.strength_scale != self.StrengthScale.NONE
+
+
+class RubricCriterion(models.Model):
+    """One criterion of one version of a project's rubric.
+
+    A rubric version is the set of criteria sharing (project, version). Ratings record the
+    version they were made under; once a version has ratings it is never changed again: saving
+    changes makes the next version.
+    """
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="criteria")
+    version = models.PositiveIntegerField(default=1)
+    position = models.PositiveSmallIntegerField(default=0)
+    key = models.SlugField(max_length=40, help_text="Stable name in exports, e.g. 'helpfulness'.")
+    label = models.CharField(max_length=120)
+    description = models.TextField(blank=True)
+    scale_min = models.SmallIntegerField(default=1)
+    scale_max = models.SmallIntegerField(default=5)
+    scale_texts = models.TextField(
+        blank=True, help_text="Optional: one line per point of the scale, from the lowest."
+    )
+    required = models.BooleanField(default=True)
+    asks_rationale = models.BooleanField(default=False, help_text="Offer a rationale box for this criterion.")
+
+    class Meta:
+        ordering = ["project", "version", "position", "id"]
+        verbose_name_plural = "rubric criteria"
+        constraints = [
+            models.UniqueConstraint(fields=["project", "version", "key"], name="criterion_key_unique"),
+            models.CheckConstraint(
+                condition=models.Q(scale_min__lt=models.F("scale_max")), name="criterion_scale_ordered"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.label} (v{self.version})"
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        texts = self.point_texts
+        if self.scale_min >= self.scale_max:
+            raise ValidationError({"scale_max": "The top of the scale must be above its bottom."})
+        if texts and len(texts) != self.scale_max - self.scale_min + 1:
+            raise ValidationError(
+                {
+                    "scale_texts": (
+                        f"Give one line per point: {self.scale_max - self.scale_min + 1} lines for "
+                        f"{self.scale_min} to {self.scale_max}, or none."
+                    )
+                }
+            )
+
+    @property
+    def point_texts(self) -> list[str]:
+        return [line.strip() for line in self.scale_texts.splitlines() if line.strip()]
+
+    @property
+    def points(self) -> list[tuple[int, str]]:
+        texts = self.point_texts
+        values = range(self.scale_min, self.scale_max + 1)
+        return [(value, texts[i] if texts else "") for i, value in enumerate(values)]
 
 
 # Direct foreign-key permission tables (guardian's performance guide): object permissions on

@@ -6,7 +6,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Max, Q
+from django.db.models import Max, Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 from guardian.shortcuts import assign_perm, remove_perm
@@ -15,8 +15,16 @@ from labelhub.audit import Action, audit_record
 from labelhub.models import User
 from projects.fingerprints import strip_marks
 from projects.importing import ItemRecord, LineError
-from projects.models import Guideline, GuidelineView, Item, Membership, Project, Response
-from projects.permissions import ROLE_PERMS, ROLE_RANK, is_staff, may_manage_members, role_rank
+from projects.models import Client, Guideline, GuidelineView, Item, Membership, Project, Response
+from projects.permissions import (
+    ROLE_PERMS,
+    ROLE_RANK,
+    Perm,
+    is_staff,
+    may_manage_members,
+    projects_for,
+    role_rank,
+)
 
 
 class GrantRefused(ValidationError):
@@ -70,6 +78,28 @@ def membership_grant(
             f"{settings.CONFLICT_WINDOW_DAYS} days were, a member of a competing client's project. "
             "Staff may override this with a recorded reason."
         )
+    return _grant(
+        project=project,
+        user=user,
+        role=role,
+        granted_by=granted_by,
+        override_reason=override_reason if conflicts else "",
+        conflicting=[c.project_id for c in conflicts],
+        request=request,
+    )
+
+
+def _grant(
+    *,
+    project: Project,
+    user: User,
+    role: str,
+    granted_by: User,
+    override_reason: str = "",
+    conflicting: list[int] | None = None,
+    request: HttpRequest | None = None,
+) -> Membership:
+    """Record the membership and its object permissions; the caller has checked the rules."""
     current = (
         Membership.objects.select_for_update()
         .filter(project=project, user=user, ended_at__isnull=True)
@@ -80,11 +110,7 @@ def membership_grant(
             return current
         _end(current, ended_by=granted_by)
     membership = Membership(
-        project=project,
-        user=user,
-        role=role,
-        created_by=granted_by,
-        conflict_override=override_reason if conflicts else "",
+        project=project, user=user, role=role, created_by=granted_by, conflict_override=override_reason
     )
     membership.full_clean(validate_unique=False, validate_constraints=False)
     membership.save()
@@ -98,16 +124,41 @@ def membership_grant(
         target=f"user {user.get_username()}",
         detail={"role": role, "previous_role": current.role if current else None},
     )
-    if conflicts:
+    if override_reason:
         audit_record(
             action=Action.CONFLICT_OVERRIDDEN,
             actor=granted_by,
             project=project,
             request=request,
             target=f"user {user.get_username()}",
-            detail={"reason": override_reason, "conflicting_projects": [c.project_id for c in conflicts]},
+            detail={"reason": override_reason, "conflicting_projects": conflicting or []},
         )
     return membership
+
+
+def clients_managed_by(user: User) -> QuerySet[Client]:
+    """Clients a user may open new projects for: all for staff, else those of projects they manage."""
+    if is_staff(user):
+        return Client.objects.all()
+    return Client.objects.filter(projects__in=projects_for(user, Perm.MANAGE)).distinct()
+
+
+@transaction.atomic
+def project_create(*, project: Project, created_by: User, request: HttpRequest | None = None) -> Project:
+    """Open `project` (unsaved) for its client; a manager who opens it becomes its manager."""
+    if not clients_managed_by(created_by).filter(pk=project.client_id).exists():
+        raise GrantRefused({"client": "You can open projects only for clients whose projects you manage."})
+    project.full_clean()
+    project.save()
+    if not is_staff(created_by):
+        _grant(
+            project=project,
+            user=created_by,
+            role=Membership.Role.MANAGER,
+            granted_by=created_by,
+            request=request,
+        )
+    return project
 
 
 def _end(membership: Membership, *, ended_by: User) -> None:
@@ -297,3 +348,30 @@ def guideline_view_record(
         detail={"view_id": view.pk},
     )
     return view
+
+
+@transaction.atomic
+def project_set_status(
+    *, projects: QuerySet[Project], status: str, by: User, request: HttpRequest | None = None
+) -> int:
+    """Pause, resume or archive projects `by` manages; returns how many changed."""
+    if status not in Project.Status.values:
+        raise ValueError(f"unknown project status {status!r}")
+    changed = 0
+    for project in projects.select_for_update(no_key=True):
+        if not may_manage_members(by, project):
+            raise GrantRefused(f"You do not manage {project}.")
+        if project.status == status:
+            continue
+        previous, project.status = project.status, status
+        project.save(update_fields=["status"])
+        audit_record(
+            action=Action.ADMIN_CHANGED,
+            actor=by,
+            project=project,
+            request=request,
+            target=f"project {project.slug}",
+            detail={"status": status, "previous_status": previous},
+        )
+        changed += 1
+    return changed

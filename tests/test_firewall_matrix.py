@@ -185,6 +185,8 @@ def requests_for(route: Route, foreign: World) -> Request:
         return Request(reverse(name), "open")
     if name == "admin:app_list":
         return Request(reverse(name, kwargs={"app_label": "projects"}), "admin_list")
+    if name == "admin:projects_item_import":  # a form; the project comes in the POST body
+        return Request(reverse(name), "admin_list")
     if name == "admin:view_on_site":
         obj = foreign.objects[Project]
         return Request(reverse(name, args=[_content_type(Project), obj.pk]), "admin_object")

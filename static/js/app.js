@@ -14,6 +14,44 @@
     return target instanceof Element && target.closest("textarea, input[type=text], select");
   }
 
+  // Key groups: each question on the form (the choice, the strength, every rubric criterion) is a
+  // [data-keygroup] whose options carry data-key. A key acts on the current group (the focused
+  // one, else the first unanswered) and then moves on, so an expert can answer without a mouse.
+  function keyGroups(form) {
+    return Array.prototype.slice.call(form.querySelectorAll("[data-keygroup]"));
+  }
+
+  function currentGroup(form) {
+    const active = document.activeElement;
+    const focused = active && active.closest ? active.closest("[data-keygroup]") : null;
+    if (focused && form.contains(focused)) return focused;
+    return keyGroups(form).find(function (group) { return !group.querySelector("input:checked"); }) || null;
+  }
+
+  function focusGroup(group) {
+    document.querySelectorAll("[data-keygroup].current").forEach(function (g) { g.classList.remove("current"); });
+    if (!group) return;
+    group.classList.add("current");
+    const target = group.querySelector("input:checked") || group.querySelector("input");
+    if (target) target.focus();
+  }
+
+  function answer(form, key) {
+    const group = currentGroup(form);
+    let input = group ? group.querySelector('input[data-key="' + key + '"]') : null;
+    if (!input) {
+      // A key that belongs to a single group (1-4 for the choice, Q/W/E for strength) works anywhere.
+      const all = form.querySelectorAll('input[data-key="' + key + '"]');
+      if (all.length === 1) input = all[0];
+    }
+    if (!input) return false;
+    input.checked = true;
+    const groups = keyGroups(form);
+    const next = groups[groups.indexOf(input.closest("[data-keygroup]")) + 1];
+    if (next) focusGroup(next); else input.focus();
+    return true;
+  }
+
   document.addEventListener("keydown", function (event) {
     state.lastInput = Date.now();
     const form = taskForm();
@@ -24,12 +62,7 @@
       return;
     }
     if (event.ctrlKey || event.metaKey || event.altKey || typingIn(event.target)) return;
-    const input = form.querySelector('input[data-key="' + event.key.toLowerCase() + '"]');
-    if (input) {
-      event.preventDefault();
-      input.checked = true;
-      input.focus();
-    }
+    if (answer(form, event.key.toLowerCase())) event.preventDefault();
   });
 
   ["mousemove", "mousedown", "scroll", "touchstart"].forEach(function (name) {

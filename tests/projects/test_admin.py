@@ -6,7 +6,7 @@ from django.urls import reverse
 from annotations.models import Annotation
 from annotations.services import Judgment, annotation_submit, assignment_next
 from labelhub.models import AuditEvent
-from projects.models import Guideline, Item, Membership
+from projects.models import Guideline, Item, Membership, Project
 from projects.permissions import Perm, has_project_perm
 from tests.conftest import member
 from tests.factories import ItemFactory, UserFactory
@@ -88,8 +88,40 @@ def test_site_wide_pages_are_staff_only(manager_client):
         assert manager_client.get(changelist(model)).status_code == 403, model
 
 
-def test_a_manager_cannot_move_a_project_to_another_client_or_create_one(manager_client, acme, globex):
-    assert manager_client.get(reverse("admin:projects_project_add")).status_code == 403
+def new_project_form(client_pk: int, **overrides) -> dict:
+    return {
+        "client": client_pk,
+        "name": "Acme rubric",
+        "slug": "acme-rubric-2",
+        "codename": "Stratus",
+        "code": "stratus",
+        "kind": "rubric",
+        "status": "active",
+        "labels_per_item": "1",
+        "strength_scale": "three",
+        "lease_minutes": "30",
+        "required_domain": "",
+        "price_per_label": "",
+        "criteria-TOTAL_FORMS": "0",
+        "criteria-INITIAL_FORMS": "0",
+        **overrides,
+    }
+
+
+def test_a_manager_opens_projects_only_for_their_own_client_and_manages_them(
+    manager_client, acme, globex, manager
+):
+    page = manager_client.get(reverse("admin:projects_project_add")).content.decode()
+    assert acme.client.name in page and globex.client.name not in page
+    refused = manager_client.post(reverse("admin:projects_project_add"), new_project_form(globex.client.pk))
+    assert "Select a valid choice" in refused.content.decode()
+    created = manager_client.post(reverse("admin:projects_project_add"), new_project_form(acme.client.pk))
+    assert created.status_code == 302, created.content.decode()[:3000]
+    project = Project.objects.get(slug="acme-rubric-2")
+    assert project.client == acme.client and has_project_perm(manager, project, Perm.MANAGE)
+
+
+def test_a_manager_cannot_move_a_project_to_another_client(manager_client, acme):
     page = manager_client.get(admin_url(acme)).content.decode()
     assert 'name="client"' not in page
 

@@ -30,7 +30,7 @@ class Command(BaseCommand):
             fmt = format or detect_format(file.name)
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
-        parsed = parse_items(file.read_bytes(), fmt=fmt)
+        parsed = parse_items(file.read_bytes(), fmt=fmt, kind=target.kind)
         errors = parsed.errors
         if not errors:
             try:
