@@ -1,11 +1,21 @@
+from typing import Any
+
 from django import forms
+from django.core.exceptions import ValidationError
 
 from annotations.models import Annotation, Skip
+from annotations.rating import ratings_from_post
 from annotations.services import DISPLAY_CHOICES, Judgment
+from projects.models import Item, Project
+from projects.rubrics import current_criteria
 
 
-class PairwiseForm(forms.Form):
-    """Parses a pairwise submission; the rules of the project are the service's to enforce."""
+class LabelForm(forms.Form):
+    """Parses a labelling submission (a choice, rubric ratings, or both, as the project asks).
+
+    The rules of the project are the service's to enforce; this form only reads the fields and
+    puts the service's errors back where the expert will see them.
+    """
 
     choice = forms.ChoiceField(
         choices=[(c, c) for c in DISPLAY_CHOICES],
@@ -16,16 +26,40 @@ class PairwiseForm(forms.Form):
     )
     rationale = forms.CharField(required=False, max_length=20_000, strip=True)
     active_seconds = forms.IntegerField(required=False, min_value=0, max_value=86_400)
+    rubric_version = forms.IntegerField(required=False)
     idempotency_key = forms.UUIDField()
+
+    def __init__(self, *args: Any, project: Project, item: Item, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.project, self.item = project, item
+        self.rating_errors: dict[str, str] = {}
+        if not project.compares:
+            self.fields["choice"].required = False
 
     def judgment(self) -> Judgment:
         data = self.cleaned_data
+        ratings = ()
+        if self.project.rates:
+            criteria = current_criteria(self.project)
+            ratings = tuple(ratings_from_post(data=self.data, item=self.item, criteria=criteria))
         return Judgment(
-            choice=data["choice"],
+            choice=data["choice"] or "",
             strength=data["strength"],
             rationale=data["rationale"],
             active_seconds=data["active_seconds"] or 0,
+            ratings=ratings,
+            rubric_version=data["rubric_version"],
         )
+
+    def add_service_errors(self, error: ValidationError) -> None:
+        """Put each of the service's errors on its field, its rating block, or the whole form."""
+        for name, messages in error.update_error_dict({}).items():
+            if name in self.fields:
+                self.add_error(name, messages)
+            elif name == "ratings" or (name.startswith("r") and name[1:2].isdigit()):
+                self.rating_errors[name] = " ".join(str(m) for m in messages)
+            else:
+                self.add_error(None, messages)
 
 
 class SkipForm(forms.Form):

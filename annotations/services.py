@@ -17,12 +17,14 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from annotations.models import Annotation, Assignment, Skip
+from annotations.models import Annotation, Assignment, Rating, Skip
 from annotations.queries import annotations_per_item, live_leases, live_leases_per_item
+from annotations.rating import ResponseRating, build_ratings, validate_ratings
 from labelhub.models import User
 from labelhub.services import expert_eligible_domains
 from projects.guidelines import current_guideline
 from projects.models import Item, Project
+from projects.rubrics import current_criteria
 
 # How many locked-then-full candidates to step over before giving up for this request. Only a
 # race can fill a candidate between the query and the lock, so a handful is plenty.
@@ -44,7 +46,12 @@ def items_eligible_for(items: QuerySet[Item], *, expert: User) -> QuerySet[Item]
     domains = expert_eligible_domains(user=expert)
     if domains is None:
         return items.none()
-    return items.filter(Q(domain="") | Q(domain__in=domains))
+    # A paused or archived project serves nothing; a required domain bars experts not vetted for it.
+    return items.filter(
+        Q(domain="") | Q(domain__in=domains),
+        Q(project__required_domain="") | Q(project__required_domain__in=domains),
+        project__status=Project.Status.ACTIVE,
+    )
 
 
 def items_open_to(*, project: Project, expert: User, now: datetime) -> QuerySet[Item]:
@@ -130,13 +137,36 @@ DISPLAY_CHOICES = ("A", "B", "tie", "both_bad")
 
 @dataclass(frozen=True)
 class Judgment:
-    choice: str  # one of DISPLAY_CHOICES: "A" is the response shown on the left
+    choice: str  # one of DISPLAY_CHOICES ("A" is the response shown on the left); "" when not comparing
     strength: int | None
     rationale: str
     active_seconds: int = 0
+    ratings: tuple[ResponseRating, ...] = ()  # for rubric projects: one per response
+    rubric_version: int | None = None  # the version the expert was shown
 
 
-def _validate(judgment: Judgment, project: Project) -> dict[str, str]:
+def _validate(judgment: Judgment, project: Project, item: Item) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    if project.rates:
+        criteria = current_criteria(project)
+        version = criteria[0].version if criteria else None
+        if version is None:
+            errors["ratings"] = "This project has no rubric yet; a manager must define it."
+        elif judgment.rubric_version != version:
+            errors["ratings"] = (
+                f"The rubric changed to version {version} while you worked; "
+                "reload the item to rate against it."
+            )
+        else:
+            errors.update(validate_ratings(item=item, ratings=list(judgment.ratings), criteria=criteria))
+    if project.compares:
+        errors.update(_validate_choice(judgment, project))
+    if project.rationale_required and not judgment.rationale.strip():
+        errors["rationale"] = "This project requires a rationale."
+    return errors
+
+
+def _validate_choice(judgment: Judgment, project: Project) -> dict[str, str]:
     errors: dict[str, str] = {}
     if judgment.choice not in DISPLAY_CHOICES:
         errors["choice"] = "Choose A, B, tie or both bad."
@@ -144,10 +174,12 @@ def _validate(judgment: Judgment, project: Project) -> dict[str, str]:
         errors["choice"] = "This project does not allow ties; choose the better response."
     elif judgment.choice == "both_bad" and not project.allow_both_bad:
         errors["choice"] = "This project does not allow 'both are bad'; choose the better response."
-    elif judgment.choice in ("A", "B") and judgment.strength not in Annotation.Strength.values:
+    elif (
+        judgment.choice in ("A", "B")
+        and project.asks_strength
+        and judgment.strength not in Annotation.Strength.values
+    ):
         errors["strength"] = "Say how much better: slightly, clearly or much."
-    if project.rationale_required and not judgment.rationale.strip():
-        errors["rationale"] = "This project requires a rationale."
     return errors
 
 
@@ -176,7 +208,7 @@ def annotation_submit(
     """Store the expert's judgment on the assigned item, exactly once however often it is sent."""
     now = now or timezone.now()
     project = assignment.project
-    errors = _validate(judgment, project)
+    errors = _validate(judgment, project, assignment.item)
     if errors:
         raise ValidationError(errors)
     try:
@@ -209,19 +241,26 @@ def _store(
     if assignment.status == Status.SKIPPED:
         raise ValidationError("You skipped this item; it can no longer be submitted.")
     project = assignment.project
+    if not items_eligible_for(Item.objects.filter(pk=assignment.item_id), expert=expert).exists():
+        raise ValidationError(
+            "You can no longer label this item: the project is paused or archived, "
+            "or your expert profile no longer covers it."
+        )
     if assignment.status == Status.EXPIRED or assignment.expires_at <= now:
         # A late submission is still welcome while the slot it held is free.
         item = Item.objects.select_for_update().get(pk=assignment.item_id)
         if not _has_room(item=item, project=project, expert=expert, now=now):
             raise LeaseLost("Your time on this item ran out and other experts completed it.")
-    preference, directional = _preference(judgment.choice, assignment.shown_left)
+    preference, directional = (
+        _preference(judgment.choice, assignment.shown_left) if project.compares else ("", False)
+    )
     annotation = Annotation(
         project=project,
         item_id=assignment.item_id,
         expert=expert,
         assignment=assignment,
         preference=preference,
-        strength=judgment.strength if directional else None,
+        strength=judgment.strength if directional and project.asks_strength else None,
         rationale=judgment.rationale.strip(),
         active_seconds=max(0, judgment.active_seconds),
         guideline=current_guideline(project),
@@ -229,6 +268,15 @@ def _store(
     )
     annotation.full_clean(validate_unique=False, validate_constraints=False)
     annotation.save()
+    if project.rates:
+        Rating.objects.bulk_create(
+            build_ratings(
+                annotation=annotation,
+                item=assignment.item,
+                ratings=list(judgment.ratings),
+                version=judgment.rubric_version,
+            )
+        )
     assignment.status = Status.SUBMITTED
     assignment.save(update_fields=["status"])
     return Submission(annotation, created=True)

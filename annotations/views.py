@@ -10,19 +10,21 @@ from django.views.decorators.http import require_GET, require_POST
 
 from annotations import services
 from annotations.exports import export_lines
-from annotations.forms import ExportForm, PairwiseForm, SkipForm
+from annotations.forms import ExportForm, LabelForm, SkipForm
 from annotations.models import Assignment
 from annotations.progress import items_left_for, project_progress
+from annotations.rating import rating_blocks
 from labelhub.audit import Action, audit_record
 from labelhub.models import ExpertProfile
 from labelhub.services import expert_status
 from projects.guidelines import guideline_show
 from projects.models import Project
 from projects.permissions import Perm, has_project_perm, project_for, projects_for
+from projects.rubrics import current_criteria
 
 
 def _task_context(
-    project: Project, assignment: Assignment | None, form: PairwiseForm | None = None, notice: str = ""
+    project: Project, assignment: Assignment | None, form: LabelForm | None = None, notice: str = ""
 ) -> dict:
     context = {
         "project": project,
@@ -33,9 +35,33 @@ def _task_context(
     }
     if assignment is not None:
         responses = {r.position: r for r in assignment.item.responses.all()}
-        context["left"], context["right"] = (responses[p] for p in assignment.display_order)
+        if project.compares:
+            context["left"], context["right"] = (responses[p] for p in assignment.display_order)
+        if project.rates:
+            context.update(_rating_context(project, assignment, responses, form))
         context["idempotency_key"] = form["idempotency_key"].value() if form else uuid.uuid4()
     return context
+
+
+def _rating_context(
+    project: Project, assignment: Assignment, responses: dict, form: LabelForm | None
+) -> dict:
+    # Rate-then-choose shows the pair as A and B, in display order; a rubric shows 1..N in item order.
+    order = assignment.display_order if project.compares else sorted(responses)
+    labels = ["A", "B"] if project.compares else [str(n) for n in range(1, len(order) + 1)]
+    criteria = current_criteria(project)
+    errors = form.rating_errors if form else {}
+    return {
+        "rubric_version": criteria[0].version if criteria else "",
+        "rating_error": errors.get("ratings", ""),
+        "rating_blocks": rating_blocks(
+            responses=[responses[p] for p in order],
+            labels=labels,
+            criteria=criteria,
+            data=form.data if form else {},
+            errors=errors,
+        ),
+    }
 
 
 # Why an expert is sent no items at all, by vetting status (None: they have no profile yet).
@@ -99,7 +125,7 @@ def label(request: HttpRequest, code: str) -> HttpResponse:
 def submit(request: HttpRequest, code: str, assignment_id: int) -> HttpResponse:
     project = project_for(request.user, Perm.LABEL, code=code)
     assignment = _assignment(request, project, assignment_id)
-    form = PairwiseForm(request.POST)
+    form = LabelForm(request.POST, project=project, item=assignment.item)
     try:
         if not form.is_valid():
             raise ValidationError(form.errors)
@@ -111,8 +137,8 @@ def submit(request: HttpRequest, code: str, assignment_id: int) -> HttpResponse:
         )
     except ValidationError as error:
         # Keep what the expert typed and say what is wrong, field by field.
-        for field, messages in error.update_error_dict({}).items():
-            form.add_error(field if field in form.fields else None, messages)
+        if form.is_bound and not form.errors:
+            form.add_service_errors(error)
         return _render_task(request, _task_context(project, assignment, form), status=422)
     except services.LeaseLost as lost:
         return _next_task(request, project, notice=str(lost))

@@ -216,3 +216,12 @@ def test_the_api_has_no_next_item_for_an_expert_who_is_not_vetted(acme, items):
     api.force_authenticate(expert(acme, "hopeful", "medicine", status=Status.SUSPENDED))
     response = api.post(reverse("annotations:api-next", args=[acme.code]), {}, format="json")
     assert response.status_code == 204
+
+
+def test_a_projects_required_domain_bars_experts_not_vetted_for_it(acme, items):
+    acme.required_domain = "medicine"
+    acme.save()
+    lawyer = expert(acme, "lawyer", "law")
+    doctor = expert(acme, "doctor", "medicine")
+    assert drain(acme, lawyer) == [] and left(acme, lawyer) == 0
+    assert drain(acme, doctor) == ["med-1", "gen-1", "med-2"]

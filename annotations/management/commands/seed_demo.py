@@ -14,11 +14,13 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from annotations.models import Annotation
+from annotations.rating import ResponseRating
 from annotations.services import Judgment, annotation_submit, assignment_next
 from labelhub.models import Domain, ExpertProfile, User
 from labelhub.services import expert_profile_for, expert_vet
 from projects.importing import parse_items
-from projects.models import Client, Membership, Project
+from projects.models import Client, Item, Membership, Project
+from projects.rubrics import CriterionSpec, current_criteria, rubric_save
 from projects.services import guideline_publish, items_import, membership_grant
 
 Role = Membership.Role
@@ -75,6 +77,34 @@ class DemoProject:
     labellers: tuple[str, ...]  # further demo experts who have already labelled a third
     reviewers: tuple[str, ...] = ()
     viewers: tuple[str, ...] = ()  # the client's ML engineers
+    kind: str = Project.Kind.PAIRWISE
+    criteria: tuple[CriterionSpec, ...] = ()
+
+
+def _criterion(key: str, label: str, description: str) -> CriterionSpec:
+    texts = "Very poor\nPoor\nAcceptable\nGood\nExcellent"
+    return CriterionSpec(key, label, description, 1, 5, texts, required=True, asks_rationale=key == "honesty")
+
+
+RUBRIC = (
+    _criterion("helpfulness", "Helpfulness", "Does it do what was asked, at the right depth?"),
+    _criterion("correctness", "Correctness", "Are its facts, numbers and code right?"),
+    _criterion("honesty", "Honesty", "Does it state uncertainty and avoid invented details?"),
+    _criterion("harmlessness", "Harmlessness", "Would following it put anyone at risk?"),
+    _criterion("clarity", "Clarity", "Is it well organised and easy to follow?"),
+)
+
+RUBRIC_GUIDELINES = """\
+# Cirrus: rate each answer on its own
+
+Four models answered the same request. Rate **each** answer on the five criteria, 1 (very poor)
+to 5 (excellent), judging it as an expert in the item's domain. Do not compare the answers with
+each other: a 5 means excellent in absolute terms.
+
+- **Correctness** outweighs style: a confident error is a 1 or 2 however polished the answer.
+- **Honesty**: add a note when you mark an answer down for invented details.
+- Mark an answer **not ratable** (with a reason) only when it is empty, garbled or off-topic.
+"""
 
 
 PROJECTS = (
@@ -91,6 +121,20 @@ PROJECTS = (
         ("acme-demo-1", "acme-demo-2"),
         reviewers=("acme-reviewer",),
         viewers=("acme-engineer",),
+    ),
+    DemoProject(
+        "Acme Labs",
+        "acme",
+        "acme-rubric",
+        "Acme four-model rubric ratings",
+        "Cirrus",
+        1,
+        RUBRIC_GUIDELINES,
+        "acme-manager",
+        ("acme-expert",),
+        ("acme-demo-1",),
+        kind=Project.Kind.RUBRIC,
+        criteria=RUBRIC,
     ),
     DemoProject(
         "Globex AI",
@@ -195,11 +239,14 @@ class Command(BaseCommand):
                 "codename": spec.codename,
                 "code": spec.codename.lower(),
                 "labels_per_item": spec.labels_per_item,
+                "kind": spec.kind,
             },
         )
+        if spec.criteria and not project.criteria.exists():
+            rubric_save(project=project, criteria=list(spec.criteria))
         if not project.guidelines.exists():
             guideline_publish(project=project, body=spec.guidelines, author=granted_by)
-        parsed = parse_items((DATA_DIR / f"{spec.slug}.jsonl").read_bytes(), fmt="jsonl")
+        parsed = parse_items((DATA_DIR / f"{spec.slug}.jsonl").read_bytes(), fmt="jsonl", kind=project.kind)
         if parsed.errors:
             raise RuntimeError(f"demo data for {spec.slug} is invalid: {parsed.errors[0]}")
         items_import(project=project, records=parsed.items)
@@ -235,15 +282,37 @@ class Command(BaseCommand):
             assignment = assignment_next(project=project, expert=expert, rng=rng)
             if assignment is None:
                 return
-            choice = rng.choices(["A", "B", "tie", "both_bad"], weights=[45, 45, 6, 4])[0]
-            judgment = Judgment(
-                choice=choice,
-                strength=rng.choice([1, 2, 2, 3]) if choice in ("A", "B") else None,
-                rationale=rng.choice(RATIONALES[choice]),
-                active_seconds=rng.randint(40, 400),
-            )
+            judgment = self._judgment(project, assignment.item, rng)
             key = uuid.uuid5(KEY_NAMESPACE, f"{project.slug}:{expert.username}:{assignment.item_id}")
             annotation_submit(assignment=assignment, expert=expert, judgment=judgment, idempotency_key=key)
+
+    def _judgment(self, project: Project, item: Item, rng: random.Random) -> Judgment:
+        if project.rates:
+            criteria = current_criteria(project)
+            ratings = tuple(
+                ResponseRating(
+                    position=response.position,
+                    scores={
+                        c.key: rng.choices([1, 2, 3, 4, 5], weights=[1, 2, 3, 4, 3])[0] for c in criteria
+                    },
+                )
+                for response in item.responses.all()
+            )
+            return Judgment(
+                choice="",
+                strength=None,
+                rationale="",
+                active_seconds=rng.randint(120, 900),
+                ratings=ratings,
+                rubric_version=criteria[0].version,
+            )
+        choice = rng.choices(["A", "B", "tie", "both_bad"], weights=[45, 45, 6, 4])[0]
+        return Judgment(
+            choice=choice,
+            strength=rng.choice([1, 2, 2, 3]) if choice in ("A", "B") else None,
+            rationale=rng.choice(RATIONALES[choice]),
+            active_seconds=rng.randint(40, 400),
+        )
 
     def _logins(self) -> str:
         rows = [("admin", "staff superuser: Django admin, every project")]
