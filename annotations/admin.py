@@ -2,9 +2,13 @@ from typing import Any
 
 from django.contrib import admin
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 
 from annotations.models import Annotation, Assignment, Skip
+from annotations.progress import project_progress
 from projects.admin_site import ProjectScopedAdmin
+from projects.models import Project
 from projects.permissions import Perm
 
 
@@ -20,8 +24,8 @@ class ReadOnlyProjectAdmin(ProjectScopedAdmin):
 
 @admin.register(Annotation)
 class AnnotationAdmin(ReadOnlyProjectAdmin):
-    list_display = ["item", "expert", "preference", "strength", "submitted_at"]
-    list_filter = ["project", "preference", "strength"]
+    list_display = ["item", "expert", "preference", "strength", "active_seconds", "submitted_at"]
+    list_filter = ["project", "expert", "preference", "strength", "item__is_gold", "item__domain"]
     search_fields = ["item__external_id", "expert__username"]
     list_select_related = ["item", "expert"]
 
@@ -38,3 +42,54 @@ class SkipAdmin(ReadOnlyProjectAdmin):
     list_display = ["item", "expert", "reason", "created_at"]
     list_filter = ["project", "reason"]
     list_select_related = ["item", "expert"]
+
+
+# The project page in the admin shows progress at a glance. Progress is this app's to compute and
+# `projects` must not import `annotations`, so this app extends the project admin it registered.
+BaseProjectAdmin = type(admin.site.get_model_admin(Project))
+
+
+class ProjectWithProgressAdmin(BaseProjectAdmin):
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> list:
+        fieldsets = list(super().get_fieldsets(request, obj))
+        if obj is not None:
+            fieldsets.insert(0, ("Progress", {"fields": ["progress_at_a_glance"]}))
+        return fieldsets
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        fields = list(super().get_readonly_fields(request, obj))
+        return [*fields, "progress_at_a_glance"] if obj is not None else fields
+
+    @admin.display(description="At a glance")
+    def progress_at_a_glance(self, project: Project) -> str:
+        progress = project_progress(project, identify_experts=True)
+        items = reverse("admin:projects_item_changelist")
+        annotations = reverse("admin:annotations_annotation_changelist")
+        in_project = f"?project__id__exact={project.pk}"
+        per_expert = format_html_join(
+            ", ", "{} ({})", ((row.annotator, row.labels) for row in progress.per_expert)
+        )
+        return format_html(
+            '<p><strong>{}</strong> items: <a href="{}">{} complete</a> ({}%), '
+            '<a href="{}">{} in progress</a>, '
+            '<a href="{}">{} not started</a>; {} skips.</p>'
+            '<p><a href="{}">{} annotations</a>. Labels per expert: {}.</p>'
+            '<p><a href="{}">Progress and exports page</a></p>',
+            progress.items,
+            f"{items}{in_project}&labelling=complete",
+            progress.complete,
+            progress.percent_complete,
+            f"{items}{in_project}&labelling=in_progress",
+            progress.in_progress,
+            f"{items}{in_project}&labelling=not_started",
+            progress.not_started,
+            progress.skips,
+            f"{annotations}{in_project}",
+            progress.annotations,
+            per_expert or "none yet",
+            reverse("annotations:project", args=[project.code]),
+        )
+
+
+admin.site.unregister(Project)
+admin.site.register(Project, ProjectWithProgressAdmin)

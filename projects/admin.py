@@ -4,7 +4,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import Count, F, OuterRef, QuerySet, Subquery
 from django.http import HttpRequest
 
 from labelhub.models import AuditEvent, User
@@ -149,10 +149,31 @@ class ResponseInline(ProjectScopedInline, admin.TabularInline):
     extra = 0
 
 
+class LabellingStatusFilter(admin.SimpleListFilter):
+    """Items by how far their labelling has come against the project's overlap."""
+
+    title = "labelling status"
+    parameter_name = "labelling"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("not_started", "Not started"), ("in_progress", "In progress"), ("complete", "Complete")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value() is None:
+            return queryset
+        counted = queryset.alias(n_labels=Count("annotations", distinct=True))
+        overlap = F("project__labels_per_item")
+        return {
+            "not_started": counted.filter(n_labels=0),
+            "in_progress": counted.filter(n_labels__gt=0, n_labels__lt=overlap),
+            "complete": counted.filter(n_labels__gte=overlap),
+        }.get(self.value(), queryset)
+
+
 @admin.register(Item)
 class ItemAdmin(ProjectScopedAdmin):
-    list_display = ["external_id", "project", "domain", "is_chat", "created_at"]
-    list_filter = ["project", "domain", "is_chat"]
+    list_display = ["external_id", "project", "domain", "is_chat", "is_gold", "created_at"]
+    list_filter = ["project", LabellingStatusFilter, "domain", "is_gold", "is_chat"]
     search_fields = ["external_id"]
     readonly_fields = ["content_hash", "is_chat"]
     inlines = [ResponseInline]

@@ -267,6 +267,11 @@ class Item(models.Model):
     is_chat = models.BooleanField(default=False)
     domain = models.CharField(max_length=80, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
+    # Gold items have a known answer; they check experts' accuracy (served like any other item).
+    is_gold = models.BooleanField(default=False)
+    gold_answer = models.JSONField(
+        null=True, blank=True, help_text='The expected judgment, e.g. {"preference": "a"}.'
+    )
     # sha256 of the canonical item content: tells a re-import of the same item from a change.
     content_hash = models.CharField(max_length=64)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -279,6 +284,22 @@ class Item(models.Model):
 
     def __str__(self) -> str:
         return self.external_id
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        if not self.is_gold:
+            return
+        answer = self.gold_answer if isinstance(self.gold_answer, dict) else {}
+        if answer.get("preference") not in ("a", "b", "tie", "both_bad"):
+            raise ValidationError(
+                {
+                    "gold_answer": (
+                        'A gold item needs its expected answer, e.g. {"preference": "a"} '
+                        '("a" is the first response; also "b", "tie" or "both_bad").'
+                    )
+                }
+            )
 
     @property
     def messages(self) -> list[dict[str, str]]:

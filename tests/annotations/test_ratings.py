@@ -52,7 +52,7 @@ def submit(project, expert, ratings, version=1):
 
 
 def test_a_rating_of_every_response_is_stored_under_one_annotation(rubric, annotator):
-    ratings = all_rated()[:3] + (ResponseRating(position=3, not_ratable=True, reason="Empty answer"),)
+    ratings = (*all_rated()[:3], ResponseRating(position=3, not_ratable=True, reason="Empty answer"))
     annotation = submit(rubric, annotator, ratings).annotation
     assert annotation.preference == "" and annotation.ratings.count() == 4
     flagged = annotation.ratings.get(response__position=3)
@@ -68,7 +68,7 @@ def test_a_rating_of_every_response_is_stored_under_one_annotation(rubric, annot
         (all_rated({"helpfulness": 3, "honesty": -1}), "r0-honesty"),  # below the scale
         (all_rated({"helpfulness": 3, "kindness": 2}), "r0"),  # not a criterion of this rubric
         (all_rated()[:3], "ratings"),  # a response left unrated
-        ((ResponseRating(position=0, not_ratable=True),) + all_rated()[1:], "r0-reason"),  # no reason
+        ((ResponseRating(position=0, not_ratable=True), *all_rated()[1:]), "r0-reason"),  # no reason
     ],
 )
 def test_a_rating_the_rubric_does_not_allow_is_refused_by_field(rubric, annotator, ratings, field):
