@@ -7,7 +7,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 
-from labelhub.audit import Action, audit_record
+from labelhub.admin_audit import AuditedAdminMixin
 from labelhub.models import Domain, ExpertProfile, User
 from labelhub.services import expert_reinstate, expert_reject, expert_suspend, expert_vet
 
@@ -24,7 +24,7 @@ class DomainAdmin(admin.ModelAdmin):
 
 
 @admin.register(ExpertProfile)
-class ExpertProfileAdmin(admin.ModelAdmin):
+class ExpertProfileAdmin(AuditedAdminMixin, admin.ModelAdmin):
     """Site-wide: staff only. The vetting status changes only through the actions, which call
     the services (allowed moves, who and when, audit trail); the form never edits it."""
 
@@ -60,23 +60,8 @@ class ExpertProfileAdmin(admin.ModelAdmin):
         return ", ".join(domain.slug for domain in profile.domains.all()) or "—"
 
     # Domains and rates decide who is sent which items: record their changes beside the vetting.
-
-    def _audit(self, request: HttpRequest, obj: Model, action: str, message: Any) -> None:
-        audit_record(
-            action=action,
-            actor=request.user,
-            request=request,
-            target=f"expert {obj.user.get_username()}",
-            detail={"change": str(message)[:2000]},
-        )
-
-    def log_addition(self, request: HttpRequest, obj: Model, message: Any) -> Any:
-        self._audit(request, obj, Action.ADMIN_ADDED, message)
-        return super().log_addition(request, obj, message)
-
-    def log_change(self, request: HttpRequest, obj: Model, message: Any) -> Any:
-        self._audit(request, obj, Action.ADMIN_CHANGED, message)
-        return super().log_change(request, obj, message)
+    def audit_target(self, obj: Model) -> tuple[None, str]:
+        return None, f"expert {obj.user.get_username()}"
 
     # --- the vetting actions ---
 

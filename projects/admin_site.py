@@ -13,7 +13,7 @@ from django.contrib import admin
 from django.db.models import Model, QuerySet
 from django.http import Http404, HttpRequest
 
-from labelhub.audit import Action, audit_record
+from labelhub.admin_audit import AuditedAdminMixin
 from projects.models import Project
 from projects.permissions import Perm, is_staff, projects_for
 
@@ -30,7 +30,7 @@ class LabelHubAdminSite(admin.AdminSite):
         return is_staff(user) or any(projects_for(user, perm).exists() for perm in (Perm.MANAGE, Perm.REVIEW))
 
 
-class ProjectScopedAdmin(admin.ModelAdmin):
+class ProjectScopedAdmin(AuditedAdminMixin, admin.ModelAdmin):
     """A ModelAdmin whose rows belong to projects: members see only their projects' rows.
 
     `project_path` leads from the model to its Project ("" for Project itself). Non-staff need
@@ -38,7 +38,6 @@ class ProjectScopedAdmin(admin.ModelAdmin):
     """
 
     project_path = "project"
-    audit_changes = True  # False where a service called by the admin already audits
     view_perm = Perm.MANAGE
     edit_perm: Perm | None = Perm.MANAGE  # None: nobody but staff edits these rows here
 
@@ -113,33 +112,9 @@ class ProjectScopedAdmin(admin.ModelAdmin):
             raise Http404("No such object.")
         return obj
 
-    # --- the audit trail for every change made here ---
-
-    def _audit(self, request: HttpRequest, obj: Model, action: str, message: Any) -> None:
-        if not self.audit_changes:
-            return
+    def audit_target(self, obj: Model) -> tuple[Project | None, str]:
         project = obj if isinstance(obj, Project) else self.project_of(obj)
-        audit_record(
-            action=action,
-            actor=request.user,
-            project=project,
-            request=request,
-            target=f"{obj._meta.model_name} {obj}"[:255],
-            detail={"change": str(message)[:2000]},
-        )
-
-    def log_addition(self, request: HttpRequest, obj: Model, message: Any) -> Any:
-        self._audit(request, obj, Action.ADMIN_ADDED, message)
-        return super().log_addition(request, obj, message)
-
-    def log_change(self, request: HttpRequest, obj: Model, message: Any) -> Any:
-        self._audit(request, obj, Action.ADMIN_CHANGED, message)
-        return super().log_change(request, obj, message)
-
-    def log_deletions(self, request: HttpRequest, queryset: QuerySet) -> Any:
-        for obj in queryset:
-            self._audit(request, obj, Action.ADMIN_DELETED, "deleted")
-        return super().log_deletions(request, queryset)
+        return project, f"{obj._meta.model_name} {obj}"
 
 
 class ProjectScopedInline(admin.options.InlineModelAdmin):
