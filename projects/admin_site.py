@@ -10,24 +10,46 @@ whole audit trail) keep Django's model-permission checks, which only staff pass.
 from typing import Any
 
 from django.contrib import admin
+from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import ValidationError
 from django.db.models import Model, QuerySet
 from django.http import Http404, HttpRequest
 
 from labelhub.admin_audit import AuditedAdminMixin
+from labelhub.models import User
 from projects.models import Project
 from projects.permissions import Perm, is_staff, projects_for
+
+
+def admitted_to_admin(user: User) -> bool:
+    """Staff, and anyone who manages or reviews a project: the admin is their workplace."""
+    if not (user.is_authenticated and user.is_active):
+        return False
+    return is_staff(user) or any(projects_for(user, perm).exists() for perm in (Perm.MANAGE, Perm.REVIEW))
+
+
+class AdminLoginForm(AdminAuthenticationForm):
+    """Django's admin login admits only `is_staff`; ours admits whom the site admits."""
+
+    def confirm_login_allowed(self, user: User) -> None:
+        AuthenticationForm.confirm_login_allowed(self, user)
+        if not admitted_to_admin(user):
+            raise ValidationError(
+                self.error_messages["invalid_login"],
+                code="invalid_login",
+                params={"username": self.username_field.verbose_name},
+            )
 
 
 class LabelHubAdminSite(admin.AdminSite):
     site_header = "LabelHub administration"
     site_title = "LabelHub admin"
     index_title = "Projects and people"
+    login_form = AdminLoginForm
 
     def has_permission(self, request: HttpRequest) -> bool:
-        user = request.user
-        if not (user.is_authenticated and user.is_active):
-            return False
-        return is_staff(user) or any(projects_for(user, perm).exists() for perm in (Perm.MANAGE, Perm.REVIEW))
+        return admitted_to_admin(request.user)
 
 
 class ProjectScopedAdmin(AuditedAdminMixin, admin.ModelAdmin):

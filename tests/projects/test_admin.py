@@ -223,3 +223,19 @@ def test_the_audit_trail_cannot_be_edited_or_deleted_in_the_admin(client, staff,
 def test_managers_see_only_their_projects_audit_events(manager_client, globex, other_client_annotator):
     page = manager_client.get(changelist("labelhub.auditevent")).content.decode()
     assert "globex-expert" not in page
+
+
+def test_a_manager_logs_in_on_the_admins_own_login_page_but_an_expert_does_not(client, manager, annotator):
+    from django.contrib.auth import get_user_model
+
+    get_user_model().objects.filter(pk__in=[manager.pk, annotator.pk]).update(password="")
+    for user in (manager, annotator):
+        user.set_password("pw-for-tests")
+        user.save()
+    response = client.post(reverse("admin:login"), {"username": "acme-manager", "password": "pw-for-tests"})
+    assert response.status_code == 302
+    assert client.get(reverse("admin:index")).status_code == 200
+    client.logout()
+    refused = client.post(reverse("admin:login"), {"username": "acme-expert", "password": "pw-for-tests"})
+    assert refused.status_code == 200 and "_auth_user_id" not in client.session
+    assert "correct username and password" in refused.content.decode()
