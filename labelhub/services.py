@@ -17,6 +17,7 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from labelhub.accounts import is_staff
 from labelhub.audit import Action, audit_record
 from labelhub.models import ExpertProfile, User
 
@@ -108,11 +109,6 @@ def expert_reinstate(
     )
 
 
-def _may_vet(user: User) -> bool:
-    # The core cannot ask projects/permissions.py; this is the same test as its is_staff().
-    return user.is_authenticated and user.is_active and (user.is_staff or user.is_superuser)
-
-
 def _expert_move(
     *,
     profile: ExpertProfile,
@@ -123,7 +119,7 @@ def _expert_move(
     verb: str,
     action: str,
 ) -> ExpertProfile:
-    if not _may_vet(by):
+    if not is_staff(by):
         raise PermissionDenied("Only LabelHub staff vet experts.")
     if by.pk == profile.user_id:
         raise PermissionDenied("Nobody changes the vetting of their own expert profile.")

@@ -14,6 +14,7 @@ from django.db.models import QuerySet
 from django.http import Http404
 from guardian.shortcuts import get_objects_for_user
 
+from labelhub.accounts import is_staff
 from labelhub.models import User
 from projects.models import Membership, Project
 
@@ -39,10 +40,6 @@ ROLE_PERMS: dict[str, frozenset[Perm]] = {
 ROLE_RANK: dict[str, int] = {Role.EXPERT: 1, Role.VIEWER: 1, Role.REVIEWER: 2, Role.MANAGER: 3}
 STAFF_RANK = 100
 LOOKUPS = frozenset({"code", "slug", "pk"})
-
-
-def is_staff(user: User) -> bool:
-    return user.is_authenticated and user.is_active and (user.is_staff or user.is_superuser)
 
 
 def projects_for(user: User, perm: Perm) -> QuerySet[Project]:
