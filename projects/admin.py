@@ -1,13 +1,16 @@
+from copy import copy
 from typing import Any
+from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count, F, OuterRef, QuerySet, Subquery
-from django.http import HttpRequest
+from django.http import HttpRequest, QueryDict
 
-from labelhub.models import AuditEvent, User
+from labelhub.markdown import render_markdown
+from labelhub.models import AuditEvent, Domain, ExpertProfile, User
 from projects.admin_site import ProjectScopedAdmin, ProjectScopedInline
 from projects.models import Client, Guideline, Item, Membership, Project, Response, RubricCriterion
 from projects.permissions import is_staff
@@ -201,7 +204,11 @@ class GuidelineForm(forms.ModelForm):
 
 @admin.register(Guideline)
 class GuidelineAdmin(ProjectScopedAdmin):
-    """Each save publishes a new version; earlier versions are never edited."""
+    """Each save publishes a new version; earlier versions are never edited.
+
+    The add page starts from the project's current text (`?project=<id>`) and can preview the
+    rendered markdown without saving; a version's own page shows it rendered.
+    """
 
     form = GuidelineForm
     list_display = ["project", "version", "created_at", "created_by"]
@@ -216,6 +223,41 @@ class GuidelineAdmin(ProjectScopedAdmin):
     def save_model(self, request: HttpRequest, obj: Guideline, form: Any, change: bool) -> None:
         published = guideline_publish(project=obj.project, body=obj.body, author=request.user)
         obj.pk, obj.version = published.pk, published.version
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
+        initial = super().get_changeform_initial_data(request)
+        project = self.managed_project(request, str(initial.pop("project", "")))
+        if project is not None:
+            initial["project"] = project.pk
+            current = project.guidelines.order_by("-version").first()
+            initial.setdefault("body", current.body if current else "")
+        return initial
+
+    def add_view(self, request: HttpRequest, form_url: str = "", extra_context: Any = None) -> Any:
+        if request.method != "POST" or "_preview" not in request.POST:
+            return super().add_view(request, form_url, extra_context)
+        # Nothing is saved: the add form is shown again, filled from the posted fields the way
+        # the admin fills it from GET parameters. The CSRF check already ran on the POST.
+        shown = copy(request)
+        shown.method = "GET"
+        shown.GET = QueryDict(mutable=True)
+        shown.GET["body"] = request.POST.get("body", "")
+        shown.GET["project"] = request.POST.get("project", "")
+        preview = {"previewing": True, "preview": render_markdown(shown.GET["body"])}
+        return super().add_view(shown, form_url, {**(extra_context or {}), **preview})
+
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: Any = None,
+    ) -> Any:
+        if obj is not None:
+            context["rendered_body"] = render_markdown(obj.body)
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
 
 class MembershipForm(forms.ModelForm):
@@ -239,7 +281,11 @@ class MembershipForm(forms.ModelForm):
 
 @admin.register(Membership)
 class MembershipAdmin(ProjectScopedAdmin):
-    """Grants and revocations go through the services: permissions, rules and audit in one place."""
+    """Grants and revocations go through the services: permissions, rules and audit in one place.
+
+    The add page searches experts by username, domain and vetting status. It lists who they are
+    and what they are vetted for, never where they work: that would tell one client about another.
+    """
 
     form = MembershipForm
     list_display = ["user", "project", "role", "created_at", "ended_at"]
@@ -247,6 +293,7 @@ class MembershipAdmin(ProjectScopedAdmin):
     search_fields = ["user__username"]
     actions = ["end_memberships"]
     audit_changes = False  # membership_grant and membership_revoke write the audit trail
+    expert_search_limit = 50
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return obj is None and super().has_change_permission(request, obj)
@@ -290,6 +337,61 @@ class MembershipAdmin(ProjectScopedAdmin):
                 project=project, user=user, role=role, granted_by=request.user, override_reason=reason
             )
             transaction.set_rollback(True)
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
+        initial = super().get_changeform_initial_data(request)
+        project = self.managed_project(request, str(initial.pop("project", "")))
+        if project is not None:
+            initial["project"] = project.pk
+        return initial
+
+    def _expert_search(self, request: HttpRequest) -> dict[str, Any]:
+        q = request.GET.get("q", "").strip()
+        domain = request.GET.get("domain", "").strip()
+        status = request.GET.get("status", ExpertProfile.Status.VETTED)  # "" means any status
+        profiles = ExpertProfile.objects.filter(user__is_active=True)
+        if q:
+            profiles = profiles.filter(user__username__icontains=q)
+        if domain:
+            profiles = profiles.filter(domains__slug=domain)
+        if status:
+            profiles = profiles.filter(vetting_status=status)
+        project = self.managed_project(request, request.GET.get("project", ""))
+        keep = {k: v for k, v in {"project": project.pk if project else "", "domain": domain}.items() if v}
+        rows = [
+            {
+                "username": profile.user.username,
+                "domains": ", ".join(d.name for d in profile.domains.all()),
+                "status": profile.get_vetting_status_display(),
+                "choose": "?" + urlencode({"username": profile.user.username, **keep}),
+            }
+            for profile in profiles.select_related("user")
+            .prefetch_related("domains")
+            .order_by("user__username")[: self.expert_search_limit]
+        ]
+        return {
+            "q": q,
+            "domain": domain,
+            "status": status,
+            "project": keep.get("project", ""),
+            "domains": Domain.objects.order_by("name"),
+            "statuses": ExpertProfile.Status.choices,
+            "rows": rows,
+            "limit": self.expert_search_limit,
+        }
+
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: Any = None,
+    ) -> Any:
+        if add:  # reached only past the add-permission check
+            context["expert_search"] = self._expert_search(request)
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     @admin.action(description="End the selected memberships", permissions=["add"])
     def end_memberships(self, request: HttpRequest, queryset: QuerySet[Membership]) -> None:

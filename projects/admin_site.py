@@ -71,6 +71,10 @@ class ProjectScopedAdmin(AuditedAdminMixin, admin.ModelAdmin):
     def _projects(self, request: HttpRequest, perm: Perm) -> QuerySet[Project]:
         return projects_for(request.user, perm)
 
+    def managed_project(self, request: HttpRequest, raw: str) -> Project | None:
+        """The project with id `raw` if the user manages it, else None (never someone else's)."""
+        return projects_for(request.user, Perm.MANAGE).filter(pk=raw).first() if raw.isdigit() else None
+
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         queryset = super().get_queryset(request)
         if is_staff(request.user):

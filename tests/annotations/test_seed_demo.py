@@ -7,6 +7,7 @@ from annotations.progress import items_left_for
 from labelhub.models import User
 from projects.models import Item, Membership, Project
 from projects.permissions import Perm, projects_for
+from projects.rubrics import current_criteria
 
 
 def seed() -> str:
@@ -59,9 +60,22 @@ def test_seeding_twice_changes_nothing(db):
     ) == counts
 
 
-def test_demo_experts_see_only_their_own_clients_project(db):
+def test_demo_experts_see_only_their_own_clients_projects(db):
     seed()
     acme_expert = User.objects.get(username="acme-expert")
     globex_expert = User.objects.get(username="globex-expert")
-    assert list(projects_for(acme_expert, Perm.VIEW).values_list("slug", flat=True)) == ["acme-helpfulness"]
+    assert sorted(projects_for(acme_expert, Perm.VIEW).values_list("slug", flat=True)) == [
+        "acme-helpfulness",
+        "acme-rubric",
+    ]
     assert list(projects_for(globex_expert, Perm.VIEW).values_list("slug", flat=True)) == ["globex-safety"]
+
+
+def test_the_rubric_demo_has_four_responses_per_item_a_five_criterion_rubric_and_ratings(db):
+    seed()
+    rubric = Project.objects.get(slug="acme-rubric")
+    assert (rubric.kind, rubric.codename) == ("rubric", "Cirrus")
+    assert {item.responses.count() for item in rubric.items.all()} == {4}
+    assert [c.scale_max for c in current_criteria(rubric)] == [5] * 5
+    rated = Item.objects.filter(project=rubric, annotations__ratings__isnull=False).distinct().count()
+    assert rated == rubric.items.count() // 3
