@@ -28,7 +28,7 @@ class Project(models.Model):
     class Status(models.TextChoices):
         ACTIVE = "active", "Active"
         PAUSED = "paused", "Paused (serves no items)"
-        ARCHIVED = "archived", "Archived (read-only)"
+        ARCHIVED = "archived", "Archived (finished: serves no items)"
 
     class StrengthScale(models.TextChoices):
         NONE = "none", "Not asked"
