@@ -69,6 +69,11 @@ class SkipForm(forms.Form):
 
 class ExportForm(forms.Form):
     format = forms.ChoiceField(
-        choices=[("pairs", "TRL preference pairs (JSONL)"), ("ratings", "Rubric ratings (JSONL)")],
+        choices=[
+            ("pairs", "TRL preference pairs (JSONL)"),
+            ("kto", "TRL unpaired preferences, KTO (JSONL)"),
+            ("annotations", "Every judgment, skips included (JSONL)"),
+            ("ratings", "Rubric ratings (JSONL)"),
+        ],
         initial="pairs",
     )
