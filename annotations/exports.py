@@ -5,11 +5,15 @@ flat whatever the project's size, and in a fixed order, so that the same data al
 same bytes.
 """
 
+import hashlib
 import json
+from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass
+from itertools import groupby
 from typing import Any
 
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import Count, Max, OuterRef, QuerySet, Subquery
 
 from annotations.models import Annotation, Assignment, Rating, Skip
 from labelhub.pseudonyms import annotator_pseudonym
@@ -41,35 +45,181 @@ def _pair_rows(project: Project, preferences: list[str]) -> QuerySet[Annotation]
     )
 
 
-def export_pairs(project: Project) -> Iterator[bytes]:
-    """TRL preference pairs: one line per annotation that prefers one response over the other."""
-    conversational = _is_conversational(project, annotations__preference__in=["a", "b"])
-    annotations = _pair_rows(project, ["a", "b"])
-    for annotation in annotations.iterator(chunk_size=CHUNK_SIZE):
-        item = annotation.item
-        responses = {r.position: r.content for r in item.responses.all()}
-        chosen_pos = 0 if annotation.preference == "a" else 1
-        chosen, rejected = responses[chosen_pos], responses[1 - chosen_pos]
-        if chosen == rejected:  # never teach a model that a text is better than itself
-            continue
-        annotator = annotator_pseudonym(project_id=project.pk, user_id=annotation.expert_id)
-        if conversational:
-            prompt: Any = item.messages
-            chosen_out: Any = [{"role": "assistant", "content": chosen}]
-            rejected_out: Any = [{"role": "assistant", "content": rejected}]
-        else:
-            prompt, chosen_out, rejected_out = item.prompt, chosen, rejected
-        yield _dumps(
-            {
-                "prompt": prompt,
-                "chosen": chosen_out,
-                "rejected": rejected_out,
-                "id": f"{item.external_id}:{annotator}",
-                "item_id": item.external_id,
-                "annotators": [annotator],
-                "strength": STRENGTH_NAMES[annotation.strength],
-            }
+# The margin TRL's reward trainer adds to the score gap: how much better the chosen response is.
+STRENGTH_MARGINS = {1: 1.0, 2: 2.0, 3: 3.0}
+SPLIT_NAMES = ("test", "validation")
+
+
+@dataclass(frozen=True)
+class PairOptions:
+    """How judgments become pairs. The defaults give one pair per preferring annotation."""
+
+    style: str = "auto"  # auto | standard | conversational
+    margin: bool = False
+    aggregate: str = "none"  # none: a pair per annotation; majority: a pair per item
+    min_annotations: int = 1  # items with fewer judgments are left out
+    min_agreement: float = 0.0  # pairs whose judgments agree less are left out
+    splits: tuple[tuple[str, float], ...] = ()  # e.g. (("test", 0.1),); the rest is "train"
+
+    def __post_init__(self) -> None:
+        if self.style not in ("auto", "standard", "conversational"):
+            raise ValueError(f"style must be auto, standard or conversational, not {self.style!r}")
+        if self.aggregate not in ("none", "majority"):
+            raise ValueError(f"aggregate must be none or majority, not {self.aggregate!r}")
+        if self.min_annotations < 1 or not 0 <= self.min_agreement <= 1:
+            raise ValueError("min_annotations must be at least 1 and min_agreement between 0 and 1")
+        if any(name not in SPLIT_NAMES or not 0 < share < 1 for name, share in self.splits):
+            raise ValueError("splits are test and/or validation, each a share between 0 and 1")
+        if sum(share for _, share in self.splits) >= 1:
+            raise ValueError("the split shares must leave something for train")
+
+
+def parse_splits(text: str) -> tuple[tuple[str, float], ...]:
+    """'test=0.1,validation=0.05' as ((name, share), ...); ValueError says what is wrong."""
+    splits = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, sep, share = part.partition("=")
+        try:
+            splits.append((name.strip(), float(share)))
+        except ValueError:
+            raise ValueError(f"bad split {part!r}: write name=share, e.g. test=0.1") from None
+        if not sep:
+            raise ValueError(f"bad split {part!r}: write name=share, e.g. test=0.1")
+    return tuple(splits)
+
+
+def prompt_id(prompt: Any) -> str:
+    canonical = json.dumps(prompt, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def split_of(prompt_key: str, splits: tuple[tuple[str, float], ...]) -> str:
+    """The split of a prompt, from its hash: the same prompt is always in the same split."""
+    point = int(prompt_key, 16) / 16 ** len(prompt_key)
+    edge = 0.0
+    for name, share in splits:
+        edge += share
+        if point < edge:
+            return name
+    return "train"
+
+
+def _export_id(project: Project, options: PairOptions) -> str:
+    # Derived from the data and the options only, so an identical re-export is byte-identical.
+    state = Annotation.objects.filter(project=project).aggregate(n=Count("pk"), last=Max("pk"))
+    return hashlib.sha256(f"{project.slug}|{options}|{state['n']}|{state['last']}".encode()).hexdigest()[:16]
+
+
+def _item_judgments(project: Project) -> Iterator[tuple[Item, list[Annotation]]]:
+    """Each item with its comparison judgments, item by item (constant memory)."""
+    judgments = (
+        Annotation.objects.filter(project=project, preference__in=["a", "b", "tie", "both_bad"])
+        .select_related("item", "guideline")
+        .prefetch_related("item__responses")
+        .order_by("item_id", "id")
+    )
+    for _, group in groupby(judgments.iterator(chunk_size=CHUNK_SIZE), key=lambda a: a.item_id):
+        annotations = list(group)
+        yield annotations[0].item, annotations
+
+
+def export_pairs(project: Project, options: PairOptions | None = None) -> Iterator[bytes]:
+    """TRL preference pairs (explicit prompt), with metadata columns of one type each.
+
+    Never writes a pair whose chosen text equals its rejected text.
+    """
+    options = options or PairOptions()
+    has_chat = _is_conversational(project, annotations__preference__in=["a", "b"])
+    if options.style == "standard" and has_chat:
+        # A chat has no faithful plain-text form without a model's chat template.
+        raise ValueError(
+            "this project has chat prompts: the standard (plain text) style cannot hold them; "
+            "use --style conversational or auto"
         )
+    conversational = has_chat if options.style == "auto" else options.style == "conversational"
+    export_id = _export_id(project, options)
+    for item, judgments in _item_judgments(project):
+        if len(judgments) < options.min_annotations:
+            continue
+        counts = Counter(a.preference for a in judgments)
+        if options.aggregate == "majority":
+            (top, votes), *rest = [*counts.most_common(), ("", 0)]
+            if top not in ("a", "b") or votes == rest[0][1]:
+                continue  # no clear majority for one response
+            groups = [[a for a in judgments if a.preference == top]]
+        else:
+            groups = [[a] for a in judgments if a.preference in ("a", "b")]
+        responses = {r.position: r for r in item.responses.all()}
+        key = prompt_id(item.prompt)
+        for group in groups:
+            agreement = counts[group[0].preference] / len(judgments)
+            if agreement < options.min_agreement:
+                continue
+            chosen = responses[0 if group[0].preference == "a" else 1]
+            rejected = responses[1 - chosen.position]
+            if chosen.content == rejected.content:  # never teach a model that a text beats itself
+                continue
+            yield _dumps(
+                _pair_row(
+                    project,
+                    item,
+                    group,
+                    chosen,
+                    rejected,
+                    conversational,
+                    options,
+                    {
+                        "prompt_id": key,
+                        "n_annotations": len(judgments),
+                        "agreement": round(agreement, 4),
+                        "split": split_of(key, options.splits),
+                        "export_id": export_id,
+                    },
+                )
+            )
+
+
+def _pair_row(
+    project: Project,
+    item: Item,
+    group: list[Annotation],
+    chosen: Any,
+    rejected: Any,
+    conversational: bool,
+    options: PairOptions,
+    stats: dict[str, Any],
+) -> dict[str, Any]:
+    annotators = [annotator_pseudonym(project_id=project.pk, user_id=a.expert_id) for a in group]
+    strengths = sorted(a.strength for a in group if a.strength)
+    strength = strengths[len(strengths) // 2] if strengths else None  # the median judgment
+    versions = [a.guideline.version for a in group if a.guideline]
+    if conversational:
+        prompt: Any = item.messages
+        chosen_out: Any = [{"role": "assistant", "content": chosen.content}]
+        rejected_out: Any = [{"role": "assistant", "content": rejected.content}]
+    else:
+        prompt, chosen_out, rejected_out = item.prompt, chosen.content, rejected.content
+    row = {
+        "prompt": prompt,
+        "chosen": chosen_out,
+        "rejected": rejected_out,
+        "id": f"{item.external_id}:{annotators[0]}" if len(group) == 1 else f"{item.external_id}:majority",
+        "item_id": item.external_id,
+        "prompt_id": stats["prompt_id"],
+        "chosen_model": chosen.model,
+        "rejected_model": rejected.model,
+        "annotators": annotators,
+        "n_annotations": stats["n_annotations"],
+        "agreement": stats["agreement"],
+        "strength": STRENGTH_NAMES.get(strength, ""),
+        "split": stats["split"],
+        "export_id": stats["export_id"],
+        "guideline_version": max(versions) if versions else None,
+    }
+    if options.margin:
+        margins = [STRENGTH_MARGINS.get(a.strength, 0.0) for a in group]
+        row["margin"] = round(sum(margins) / len(margins), 4)
+    return row
 
 
 def export_kto(project: Project) -> Iterator[bytes]:
@@ -197,9 +347,9 @@ def export_ratings(project: Project) -> Iterator[bytes]:
         )
 
 
-def export_lines(project: Project, fmt: str) -> Iterator[bytes]:
+def export_lines(project: Project, fmt: str, options: PairOptions | None = None) -> Iterator[bytes]:
     if fmt == "pairs":
-        return export_pairs(project)
+        return export_pairs(project, options)
     if fmt == "ratings":
         return export_ratings(project)
     if fmt == "kto":

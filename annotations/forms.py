@@ -3,6 +3,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
+from annotations.exports import PairOptions, parse_splits
 from annotations.models import Annotation, Skip
 from annotations.rating import ratings_from_post
 from annotations.services import DISPLAY_CHOICES, Judgment
@@ -68,6 +69,8 @@ class SkipForm(forms.Form):
 
 
 class ExportForm(forms.Form):
+    """The export page's choices; the pairs options are the command's, with the same rules."""
+
     format = forms.ChoiceField(
         choices=[
             ("pairs", "TRL preference pairs (JSONL)"),
@@ -77,3 +80,32 @@ class ExportForm(forms.Form):
         ],
         initial="pairs",
     )
+    style = forms.ChoiceField(
+        choices=[("auto", "Auto"), ("standard", "Plain strings"), ("conversational", "Chat messages")],
+        initial="auto",
+        required=False,
+    )
+    aggregate = forms.ChoiceField(
+        choices=[("none", "A pair per annotation"), ("majority", "Majority per item")],
+        initial="none",
+        required=False,
+    )
+    margin = forms.BooleanField(required=False, label="Add a margin from the strength")
+    min_annotations = forms.IntegerField(min_value=1, initial=1, required=False)
+    min_agreement = forms.FloatField(min_value=0, max_value=1, initial=0, required=False)
+    split = forms.CharField(required=False, help_text="e.g. test=0.1,validation=0.05 (the rest is train)")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        try:
+            data["options"] = PairOptions(
+                style=data.get("style") or "auto",
+                aggregate=data.get("aggregate") or "none",
+                margin=bool(data.get("margin")),
+                min_annotations=data.get("min_annotations") or 1,
+                min_agreement=data.get("min_agreement") or 0.0,
+                splits=parse_splits(data.get("split") or ""),
+            )
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from exc
+        return data

@@ -1,6 +1,7 @@
 """Pages for experts (labelling) and for managers and client viewers (progress, export)."""
 
 import uuid
+from itertools import chain
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -214,6 +215,12 @@ def export(request: HttpRequest, code: str) -> HttpResponse:
     if not form.is_valid():
         return _overview(request, project, form, status=400)
     fmt = form.cleaned_data["format"]
+    rows = export_lines(project, fmt, form.cleaned_data["options"])
+    try:
+        first = next(rows, None)  # a refusal (a style that cannot hold the prompts) comes before any byte
+    except ValueError as refused:
+        form.add_error(None, str(refused))
+        return _overview(request, project, form, status=400)
     audit_record(
         action=Action.EXPORT_DOWNLOADED,
         actor=request.user,
@@ -222,8 +229,7 @@ def export(request: HttpRequest, code: str) -> HttpResponse:
         target=f"export {fmt}",
         detail={"format": fmt, "via": "web"},
     )
-    response = StreamingHttpResponse(
-        export_lines(project, fmt), content_type="application/jsonl; charset=utf-8"
-    )
+    body = chain([first] if first is not None else [], rows)
+    response = StreamingHttpResponse(body, content_type="application/jsonl; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{project.slug}-{fmt}.jsonl"'
     return response

@@ -12,7 +12,23 @@ from annotations.services import Judgment, annotation_submit, assignment_next
 from labelhub.pseudonyms import annotator_pseudonym
 from tests.factories import ItemFactory
 
-PAIR_KEYS = ["prompt", "chosen", "rejected", "id", "item_id", "annotators", "strength"]
+PAIR_KEYS = [
+    "prompt",
+    "chosen",
+    "rejected",
+    "id",
+    "item_id",
+    "prompt_id",
+    "chosen_model",
+    "rejected_model",
+    "annotators",
+    "n_annotations",
+    "agreement",
+    "strength",
+    "split",
+    "export_id",
+    "guideline_version",
+]
 
 
 def label(project, expert, choice, strength=None):

@@ -1,10 +1,11 @@
 import os
 import sys
+from itertools import chain
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from annotations.exports import FORMATS, export_lines
+from annotations.exports import FORMATS, PairOptions, export_lines, parse_splits
 from projects.models import Project
 
 
@@ -15,15 +16,53 @@ class Command(BaseCommand):
         parser.add_argument("project", help="the project's slug")
         parser.add_argument("--format", choices=FORMATS, default="pairs")
         parser.add_argument("-o", "--output", type=Path, help="file to write (default: standard output)")
+        pairs = parser.add_argument_group("pairs options")
+        pairs.add_argument(
+            "--style",
+            choices=["auto", "standard", "conversational"],
+            default="auto",
+            help="plain strings or chat messages (auto: messages if any prompt is a chat)",
+        )
+        pairs.add_argument("--margin", action="store_true", help="add a float margin from the strength")
+        pairs.add_argument(
+            "--aggregate",
+            choices=["none", "majority"],
+            default="none",
+            help="a pair per annotation, or one per item with its majority",
+        )
+        pairs.add_argument("--min-annotations", type=int, default=1, metavar="N")
+        pairs.add_argument("--min-agreement", type=float, default=0.0, metavar="X")
+        pairs.add_argument(
+            "--split",
+            default="",
+            metavar="test=0.1[,validation=0.05]",
+            help="assign splits from a hash of the prompt (the rest is train)",
+        )
 
     def handle(self, *args, project: str, format: str, output: Path | None, **options) -> None:
         target = Project.objects.filter(slug=project).first()
         if target is None:
             raise CommandError(f"no project with slug {project!r}")
+        try:
+            pair_options = PairOptions(
+                style=options["style"],
+                margin=options["margin"],
+                aggregate=options["aggregate"],
+                min_annotations=options["min_annotations"],
+                min_agreement=options["min_agreement"],
+                splits=parse_splits(options["split"]),
+            )
+            # The first row is produced here, so a refusal (e.g. a style that cannot hold the
+            # prompts) is an error before anything is written.
+            rows = export_lines(target, format, pair_options)
+            first = next(rows, None)
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
+        rows = chain([first] if first is not None else [], rows)
         lines = 0
         if output is None:
             try:
-                for line in export_lines(target, format):
+                for line in rows:
                     sys.stdout.buffer.write(line)
                     lines += 1
                 sys.stdout.flush()
@@ -36,7 +75,7 @@ class Command(BaseCommand):
             # Write beside the target and rename, so a failed export never leaves half a file.
             partial = output.with_name(output.name + ".partial")
             with partial.open("wb") as handle:
-                for line in export_lines(target, format):
+                for line in rows:
                     handle.write(line)
                     lines += 1
             partial.replace(output)
