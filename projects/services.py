@@ -1,5 +1,6 @@
 """Writes to projects, memberships, guidelines and items. One function per action."""
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -283,9 +284,17 @@ def _build_responses(item: Item, record: ItemRecord) -> list[Response]:
 
 @transaction.atomic
 def items_import(
-    *, project: Project, records: list[ItemRecord], update: bool = False, batch_size: int = 2000
+    *,
+    project: Project,
+    records: list[ItemRecord],
+    update: bool = False,
+    batch_size: int = 2000,
+    on_stored: Callable[[int], None] | None = None,
 ) -> ImportReport:
-    """Store `records` in `project`, all or nothing. Raises ImportRejected on any conflict."""
+    """Store `records` in `project`, all or nothing. Raises ImportRejected on any conflict.
+
+    `on_stored(n)` is told after each batch of n new items (the command's progress line).
+    """
     # Serialise imports into one project so that two uploads cannot both create the same id.
     Project.objects.select_for_update(no_key=True).get(pk=project.pk)
     stored = _stored_hashes(project)
@@ -305,6 +314,8 @@ def items_import(
                 for resp in _build_responses(item, record)
             ]
         )
+        if on_stored is not None:
+            on_stored(len(chunk))
     if changed:
         by_id = {
             item.external_id: item

@@ -6,6 +6,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from annotations.exports import FORMATS, PairOptions, export_lines, parse_splits
+from labelhub.progress import Progress
 from projects.models import Project
 
 
@@ -58,7 +59,9 @@ class Command(BaseCommand):
             first = next(rows, None)
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
-        rows = chain([first] if first is not None else [], rows)
+        # The number of judgments is a fair estimate of the rows to come, for the time left.
+        progress = Progress(f"export {format}", total=target.annotations.count() or None)
+        rows = progress.track(chain([first] if first is not None else [], rows))
         lines = 0
         if output is None:
             try:

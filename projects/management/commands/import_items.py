@@ -2,6 +2,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from labelhub.progress import Progress
 from projects.importing import detect_format, parse_items
 from projects.models import Project
 from projects.services import ImportRejected, items_import
@@ -34,7 +35,11 @@ class Command(BaseCommand):
         errors = parsed.errors
         if not errors:
             try:
-                report = items_import(project=target, records=parsed.items, update=update)
+                progress = Progress(f"import {file.name}", total=len(parsed.items))
+                report = items_import(
+                    project=target, records=parsed.items, update=update, on_stored=progress.advance
+                )
+                progress.finish()
             except ImportRejected as rejected:
                 errors = rejected.errors
         if errors:
