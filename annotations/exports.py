@@ -104,7 +104,7 @@ def split_of(prompt_key: str, splits: tuple[tuple[str, float], ...]) -> str:
     return "train"
 
 
-def _export_id(project: Project, options: PairOptions) -> str:
+def export_id_for(project: Project, options: PairOptions) -> str:
     # Derived from the data and the options only, so an identical re-export is byte-identical.
     state = Annotation.objects.filter(project=project).aggregate(n=Count("pk"), last=Max("pk"))
     return hashlib.sha256(f"{project.slug}|{options}|{state['n']}|{state['last']}".encode()).hexdigest()[:16]
@@ -114,7 +114,7 @@ def _item_judgments(project: Project) -> Iterator[tuple[Item, list[Annotation]]]
     """Each item with its comparison judgments, item by item (constant memory)."""
     judgments = (
         Annotation.objects.filter(project=project, preference__in=["a", "b", "tie", "both_bad"])
-        .select_related("item", "guideline")
+        .select_related("item", "guideline", "assignment")
         .prefetch_related("item__responses")
         .order_by("item_id", "id")
     )
@@ -123,12 +123,16 @@ def _item_judgments(project: Project) -> Iterator[tuple[Item, list[Annotation]]]
         yield annotations[0].item, annotations
 
 
-def export_pairs(project: Project, options: PairOptions | None = None) -> Iterator[bytes]:
+def export_pairs(
+    project: Project, options: PairOptions | None = None, tally: Counter | None = None
+) -> Iterator[bytes]:
     """TRL preference pairs (explicit prompt), with metadata columns of one type each.
 
-    Never writes a pair whose chosen text equals its rejected text.
+    Never writes a pair whose chosen text equals its rejected text. `tally`, when given, counts
+    what was kept and what was dropped and why (for a bundle's manifest).
     """
     options = options or PairOptions()
+    tally = tally if tally is not None else Counter()
     has_chat = _is_conversational(project, annotations__preference__in=["a", "b"])
     if options.style == "standard" and has_chat:
         # A chat has no faithful plain-text form without a model's chat template.
@@ -137,15 +141,19 @@ def export_pairs(project: Project, options: PairOptions | None = None) -> Iterat
             "use --style conversational or auto"
         )
     conversational = has_chat if options.style == "auto" else options.style == "conversational"
-    export_id = _export_id(project, options)
+    export_id = export_id_for(project, options)
     for item, judgments in _item_judgments(project):
-        if len(judgments) < options.min_annotations:
-            continue
         counts = Counter(a.preference for a in judgments)
+        tally["dropped: tie or both bad"] += counts["tie"] + counts["both_bad"]
+        if len(judgments) < options.min_annotations:
+            tally["dropped: too few judgments"] += counts["a"] + counts["b"]
+            continue
         if options.aggregate == "majority":
             (top, votes), *rest = [*counts.most_common(), ("", 0)]
             if top not in ("a", "b") or votes == rest[0][1]:
-                continue  # no clear majority for one response
+                tally["dropped: no majority"] += counts["a"] + counts["b"]
+                continue
+            tally["dropped: outvoted"] += counts["a"] + counts["b"] - votes
             groups = [[a for a in judgments if a.preference == top]]
         else:
             groups = [[a] for a in judgments if a.preference in ("a", "b")]
@@ -154,11 +162,19 @@ def export_pairs(project: Project, options: PairOptions | None = None) -> Iterat
         for group in groups:
             agreement = counts[group[0].preference] / len(judgments)
             if agreement < options.min_agreement:
+                tally["dropped: below agreement"] += len(group)
                 continue
             chosen = responses[0 if group[0].preference == "a" else 1]
             rejected = responses[1 - chosen.position]
             if chosen.content == rejected.content:  # never teach a model that a text beats itself
+                tally["dropped: chosen equals rejected"] += len(group)
                 continue
+            tally["kept"] += 1
+            tally["judgments kept"] += len(group)
+            tally["chosen shown on the left"] += sum(
+                a.assignment.shown_left == chosen.position for a in group
+            )
+            tally["agreement total"] += agreement
             yield _dumps(
                 _pair_row(
                     project,
@@ -347,9 +363,11 @@ def export_ratings(project: Project) -> Iterator[bytes]:
         )
 
 
-def export_lines(project: Project, fmt: str, options: PairOptions | None = None) -> Iterator[bytes]:
+def export_lines(
+    project: Project, fmt: str, options: PairOptions | None = None, tally: Counter | None = None
+) -> Iterator[bytes]:
     if fmt == "pairs":
-        return export_pairs(project, options)
+        return export_pairs(project, options, tally)
     if fmt == "ratings":
         return export_ratings(project)
     if fmt == "kto":

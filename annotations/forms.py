@@ -77,6 +77,7 @@ class ExportForm(forms.Form):
             ("kto", "TRL unpaired preferences, KTO (JSONL)"),
             ("annotations", "Every judgment, skips included (JSONL)"),
             ("ratings", "Rubric ratings (JSONL)"),
+            ("bundle", "Bundle: every format, manifest and card (.zip)"),
         ],
         initial="pairs",
     )

@@ -5,11 +5,12 @@ from itertools import chain
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from annotations import services
+from annotations.bundle import bundle_archive
 from annotations.exports import export_lines
 from annotations.forms import ExportForm, LabelForm, SkipForm
 from annotations.models import Assignment
@@ -207,6 +208,24 @@ def project_overview(request: HttpRequest, code: str) -> HttpResponse:
     return _overview(request, project, ExportForm())
 
 
+def _bundle_download(request: HttpRequest, project: Project, form: ExportForm) -> HttpResponse:
+    try:
+        archive = bundle_archive(project=project, options=form.cleaned_data["options"])
+    except ValueError as refused:
+        form.add_error(None, str(refused))
+        return _overview(request, project, form, status=400)
+    audit_record(
+        action=Action.EXPORT_DOWNLOADED,
+        actor=request.user,
+        project=project,
+        request=request,
+        target="export bundle",
+        detail={"format": "bundle", "via": "web"},
+    )
+    # Streamed from a temporary file, which is deleted when the response closes it.
+    return FileResponse(archive, as_attachment=True, filename=f"{project.slug}-bundle.zip")
+
+
 @require_POST
 @login_required
 def export(request: HttpRequest, code: str) -> HttpResponse:
@@ -215,6 +234,8 @@ def export(request: HttpRequest, code: str) -> HttpResponse:
     if not form.is_valid():
         return _overview(request, project, form, status=400)
     fmt = form.cleaned_data["format"]
+    if fmt == "bundle":
+        return _bundle_download(request, project, form)
     rows = export_lines(project, fmt, form.cleaned_data["options"])
     try:
         first = next(rows, None)  # a refusal (a style that cannot hold the prompts) comes before any byte

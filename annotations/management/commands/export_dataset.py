@@ -5,6 +5,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from annotations.bundle import export_bundle
 from annotations.exports import FORMATS, PairOptions, export_lines, parse_splits
 from labelhub.progress import Progress
 from projects.models import Project
@@ -17,6 +18,13 @@ class Command(BaseCommand):
         parser.add_argument("project", help="the project's slug")
         parser.add_argument("--format", choices=FORMATS, default="pairs")
         parser.add_argument("-o", "--output", type=Path, help="file to write (default: standard output)")
+        parser.add_argument(
+            "--bundle",
+            type=Path,
+            metavar="DIR",
+            help="write every format, a manifest.json and a README.md card into DIR",
+        )
+        parser.add_argument("--parquet", action="store_true", help="with --bundle: Parquet copies too")
         pairs = parser.add_argument_group("pairs options")
         pairs.add_argument(
             "--style",
@@ -59,6 +67,21 @@ class Command(BaseCommand):
             first = next(rows, None)
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
+        if options["bundle"] is not None:
+            try:
+                manifest = export_bundle(
+                    project=target,
+                    directory=options["bundle"],
+                    options=pair_options,
+                    parquet=options["parquet"],
+                )
+            except ValueError as exc:
+                raise CommandError(str(exc)) from exc
+            rows_written = ", ".join(
+                f"{info['file']} {info['rows']}" for info in manifest["files"].values() if "rows" in info
+            )
+            self.stderr.write(f"bundle written to {options['bundle']}: {rows_written}")
+            return
         # The number of judgments is a fair estimate of the rows to come, for the time left.
         progress = Progress(f"export {format}", total=target.annotations.count() or None)
         rows = progress.track(chain([first] if first is not None else [], rows))
