@@ -15,7 +15,7 @@ from tests.factories import ItemFactory
 # The json builder ships with the library; nothing may be fetched from a hub during tests.
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-import datasets  # noqa: E402 - after the offline switches above
+import datasets
 
 
 def load(project, fmt, tmp_path, options=None):
