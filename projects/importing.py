@@ -11,6 +11,7 @@ import io
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 CHAT_ROLES = ("system", "user", "assistant")
@@ -79,7 +80,7 @@ class ItemRecord:
     def is_chat(self) -> bool:
         return isinstance(self.prompt, list)
 
-    @property
+    @cached_property
     def content_hash(self) -> str:
         canonical = json.dumps(
             [self.prompt, self.responses, self.domain, self.metadata],

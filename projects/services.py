@@ -1,12 +1,13 @@
 """Writes to projects, memberships, guidelines and items. One function per action."""
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Max, Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
@@ -304,16 +305,10 @@ def items_import(
     new_records = [r for r in records if r.external_id not in stored]
     changed = [r for r in records if stored.get(r.external_id, r.content_hash) != r.content_hash]
 
+    store = _copy_new_items if connection.vendor == "postgresql" else _insert_new_items
     for start in range(0, len(new_records), batch_size):
         chunk = new_records[start : start + batch_size]
-        items = Item.objects.bulk_create([_build_item(project, record) for record in chunk])
-        Response.objects.bulk_create(
-            [
-                resp
-                for item, record in zip(items, chunk, strict=True)
-                for resp in _build_responses(item, record)
-            ]
-        )
+        store(project, chunk)
         if on_stored is not None:
             on_stored(len(chunk))
     if changed:
@@ -330,6 +325,48 @@ def items_import(
             item.responses.all().delete()
             Response.objects.bulk_create(_build_responses(item, record))
     return report
+
+
+def _insert_new_items(project: Project, records: list[ItemRecord]) -> None:
+    items = Item.objects.bulk_create([_build_item(project, record) for record in records])
+    Response.objects.bulk_create(
+        [resp for item, record in zip(items, records, strict=True) for resp in _build_responses(item, record)]
+    )
+
+
+def _copy_new_items(project: Project, records: list[ItemRecord]) -> None:
+    """The same rows through PostgreSQL's COPY: an INSERT would quote every text client-side,
+    which dominates an import of long responses. Ids are reserved from the sequence first, so
+    the responses can name their items."""
+    now = timezone.now()
+    with connection.cursor() as wrapper:
+        wrapper.execute(
+            "SELECT nextval(pg_get_serial_sequence('projects_item', 'id')) FROM generate_series(1, %s)",
+            [len(records)],
+        )
+        ids = [row[0] for row in wrapper.fetchall()]
+        cursor = wrapper.cursor
+        columns = "id, project_id, external_id, prompt, is_chat, domain, metadata, content_hash, created_at, is_gold"
+        with cursor.copy(f"COPY projects_item ({columns}) FROM STDIN") as copy:
+            for item_id, record in zip(ids, records, strict=True):
+                copy.write_row(
+                    (
+                        item_id,
+                        project.pk,
+                        record.external_id,
+                        json.dumps(record.prompt, ensure_ascii=False),
+                        record.is_chat,
+                        record.domain,
+                        json.dumps(record.metadata, ensure_ascii=False),
+                        record.content_hash,
+                        now,
+                        False,
+                    )
+                )
+        with cursor.copy("COPY projects_response (item_id, position, content, model) FROM STDIN") as copy:
+            for item_id, record in zip(ids, records, strict=True):
+                for position, (content, model) in enumerate(record.responses):
+                    copy.write_row((item_id, position, content, model))
 
 
 def _build_item(project: Project, record: ItemRecord) -> Item:
