@@ -346,7 +346,10 @@ def _copy_new_items(project: Project, records: list[ItemRecord]) -> None:
         )
         ids = [row[0] for row in wrapper.fetchall()]
         cursor = wrapper.cursor
-        columns = "id, project_id, external_id, prompt, is_chat, domain, metadata, content_hash, created_at, is_gold"
+        columns = (
+            "id, project_id, external_id, prompt, is_chat, domain, metadata, content_hash, "
+            "created_at, is_gold"
+        )
         with cursor.copy(f"COPY projects_item ({columns}) FROM STDIN") as copy:
             for item_id, record in zip(ids, records, strict=True):
                 copy.write_row(
