@@ -1,4 +1,5 @@
-"""The labelling API: what the labelling page does, for experts' own tools.
+"""The labelling API (what the labelling page does, for experts' own tools), and the ML
+engineers' project detail and export.
 
 Views only parse input, call the service and serialise output. Input serializers are strict: a
 field they do not declare is refused with 400 and named, so nobody can slip `project`,
@@ -6,19 +7,32 @@ field they do not declare is refused with 400 and named, so nobody can slip `pro
 """
 
 from collections.abc import Mapping
+from itertools import chain
 from typing import Any
 
+from django import forms
+from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
+from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotations import services
+from annotations.exports import FORMATS, export_lines
+from annotations.forms import ExportForm
 from annotations.models import Annotation, Assignment
-from projects.permissions import Perm, project_for
+from annotations.progress import project_progress
+from labelhub.audit import Action, audit_record
+from projects.api import ProjectSerializer
+from projects.permissions import Perm, has_project_perm, project_for
 
 
 class StrictSerializer(serializers.Serializer):
@@ -35,9 +49,13 @@ class NextView(APIView):
     """POST: the expert's current item in the project, leasing the next one if needed."""
 
     class InputSerializer(StrictSerializer):
-        pass
+        class Meta:
+            ref_name = "NextInput"  # the component's name in the OpenAPI schema
 
     class OutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "LeasedItem"
+
         assignment_id = serializers.IntegerField(source="pk")
         item_id = serializers.CharField(source="item.external_id")
         messages = serializers.ListField(source="item.messages")
@@ -52,6 +70,7 @@ class NextView(APIView):
                 for side, position in zip("AB", assignment.display_order, strict=True)
             ]
 
+    @extend_schema(request=InputSerializer, responses={200: OutputSerializer, 204: None})
     def post(self, request: Request, code: str) -> Response:
         project = project_for(request.user, Perm.LABEL, code=code)
         self.InputSerializer(data=request.data).is_valid(raise_exception=True)
@@ -65,6 +84,9 @@ class SubmitView(APIView):
     """POST: the expert's judgment on their assigned item. Retries are answered, not repeated."""
 
     class InputSerializer(StrictSerializer):
+        class Meta:
+            ref_name = "Judgment"
+
         choice = serializers.ChoiceField(choices=services.DISPLAY_CHOICES)
         strength = serializers.ChoiceField(
             choices=Annotation.Strength.values, required=False, allow_null=True
@@ -73,6 +95,7 @@ class SubmitView(APIView):
         active_seconds = serializers.IntegerField(required=False, min_value=0, max_value=86_400, default=0)
         idempotency_key = serializers.UUIDField()
 
+    @extend_schema(request=InputSerializer, responses={201: OpenApiTypes.OBJECT, 200: OpenApiTypes.OBJECT})
     def post(self, request: Request, code: str, assignment_id: int) -> Response:
         project = project_for(request.user, Perm.LABEL, code=code)
         assignment = get_object_or_404(Assignment, pk=assignment_id, project=project, expert=request.user)
@@ -101,3 +124,111 @@ class SubmitView(APIView):
             {"created": submission.created},
             status=status.HTTP_201_CREATED if submission.created else status.HTTP_200_OK,
         )
+
+
+class ExpertCountSerializer(serializers.Serializer):
+    annotator = serializers.CharField()
+    labels = serializers.IntegerField()
+
+
+class ProgressSerializer(serializers.Serializer):
+    items = serializers.IntegerField()
+    complete = serializers.IntegerField()
+    in_progress = serializers.IntegerField()
+    not_started = serializers.IntegerField()
+    percent_complete = serializers.IntegerField()
+    annotations = serializers.IntegerField()
+    skips = serializers.IntegerField()
+    per_expert = ExpertCountSerializer(many=True)
+
+
+class ProjectDetailSerializer(ProjectSerializer):
+    labels_per_item = serializers.IntegerField()
+    allow_tie = serializers.BooleanField()
+    allow_both_bad = serializers.BooleanField()
+    strength_scale = serializers.CharField()
+    rationale_required = serializers.BooleanField()
+    randomize_sides = serializers.BooleanField()
+    lease_minutes = serializers.IntegerField()
+    required_domain = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    progress = serializers.SerializerMethodField()
+
+    @extend_schema_field(ProgressSerializer)
+    def get_progress(self, project: Any) -> dict[str, Any]:
+        return ProgressSerializer(self.context["progress"]).data
+
+
+class ProjectDetailView(APIView):
+    """GET: a project's settings and progress, for those who may export it."""
+
+    @extend_schema(responses=ProjectDetailSerializer)
+    def get(self, request: Request, slug: str) -> Response:
+        project = project_for(request.user, Perm.EXPORT, slug=slug)
+        # Client viewers see annotators only by pseudonym; the vendor's managers know their experts.
+        identify = has_project_perm(request.user, project, Perm.MANAGE)
+        progress = project_progress(project, identify_experts=identify)
+        return Response(ProjectDetailSerializer(project, context={"progress": progress}).data)
+
+
+def form_errors(form: forms.Form) -> dict[str, list[str]]:
+    """A Django form's errors as DRF names them."""
+    return {
+        "non_field_errors" if field == NON_FIELD_ERRORS else field: [error["message"] for error in errors]
+        for field, errors in form.errors.get_json_data().items()
+    }
+
+
+class FormatNamesTheExport(DefaultContentNegotiation):
+    """Here `?format=` names the export format, not a renderer: answer errors in JSON whatever it says."""
+
+    def select_renderer(
+        self, request: Request, renderers: list[BaseRenderer], format_suffix: str | None = None
+    ) -> tuple[BaseRenderer, str]:
+        return renderers[0], renderers[0].media_type
+
+
+class ExportView(APIView):
+    """GET: the project's export in `format`, streamed as JSONL, with the export page's options as
+    query parameters. Every download is audited."""
+
+    renderer_classes = [JSONRenderer]
+    content_negotiation_class = FormatNamesTheExport
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("format", str, enum=list(FORMATS), required=True),
+            OpenApiParameter("style", str, enum=["auto", "standard", "conversational"]),
+            OpenApiParameter("aggregate", str, enum=["none", "majority"]),
+            OpenApiParameter("margin", bool),
+            OpenApiParameter("min_annotations", int),
+            OpenApiParameter("min_agreement", float),
+            OpenApiParameter("split", str, description="e.g. test=0.1,validation=0.05 (the rest is train)"),
+        ],
+        responses={(200, "application/jsonl"): OpenApiTypes.STR},
+    )
+    def get(self, request: Request, slug: str) -> StreamingHttpResponse:
+        project = project_for(request.user, Perm.EXPORT, slug=slug)
+        form = ExportForm(request.query_params)
+        if not form.is_valid():
+            raise ValidationError(form_errors(form))
+        fmt = form.cleaned_data["format"]
+        if fmt not in FORMATS:  # the page's zip bundle is written to a file first, not streamed
+            raise ValidationError({"format": [f"The API streams one format: {', '.join(FORMATS)}."]})
+        rows = export_lines(project, fmt, form.cleaned_data["options"])
+        try:
+            first = next(rows, None)  # a refusal (a style that cannot hold the prompts) comes before any byte
+        except ValueError as refused:
+            raise ValidationError({"non_field_errors": [str(refused)]}) from refused
+        audit_record(
+            action=Action.EXPORT_DOWNLOADED,
+            actor=request.user,
+            project=project,
+            request=request,
+            target=f"export {fmt}",
+            detail={"format": fmt, "via": "api"},
+        )
+        body = chain([first] if first is not None else [], rows)
+        response = StreamingHttpResponse(body, content_type="application/jsonl; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{project.slug}-{fmt}.jsonl"'
+        return response

@@ -13,6 +13,8 @@ urlpatterns = [
     path("p/<slug:code>/label/<int:assignment_id>/submit/", views.submit, name="submit"),
     path("p/<slug:code>/label/<int:assignment_id>/skip/", views.skip, name="skip"),
     path("api/v1/label/<slug:code>/next", api.NextView.as_view(), name="api-next"),
+    path("api/v1/projects/<slug:slug>/", api.ProjectDetailView.as_view(), name="api-project"),
+    path("api/v1/projects/<slug:slug>/export", api.ExportView.as_view(), name="api-export"),
     path(
         "api/v1/label/<slug:code>/assignments/<int:assignment_id>",
         api.SubmitView.as_view(),

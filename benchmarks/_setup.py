@@ -28,8 +28,28 @@ def django_on_bench_db(url: str | None = None) -> str:
 
 
 def text(rng: random.Random, length: int) -> str:
-    words = ["model", "answer", "patient", "contract", "interest", "function", "proof", "risk", "data",
-             "because", "however", "therefore", "the", "a", "of", "to", "and", "is", "in", "that"]
+    words = [
+        "model",
+        "answer",
+        "patient",
+        "contract",
+        "interest",
+        "function",
+        "proof",
+        "risk",
+        "data",
+        "because",
+        "however",
+        "therefore",
+        "the",
+        "a",
+        "of",
+        "to",
+        "and",
+        "is",
+        "in",
+        "that",
+    ]
     out, size = [], 0
     while size < length:
         word = rng.choice(words)
@@ -44,8 +64,15 @@ def item_lines(n: int, seed: int = 7) -> list[str]:
 
     rng = random.Random(seed)
     return [
-        json.dumps({"id": f"b-{i}", "prompt": text(rng, 300),
-                    "responses": [{"content": text(rng, 1500), "model": "m-a"},
-                                  {"content": text(rng, 1500), "model": "m-b"}]})
+        json.dumps(
+            {
+                "id": f"b-{i}",
+                "prompt": text(rng, 300),
+                "responses": [
+                    {"content": text(rng, 1500), "model": "m-a"},
+                    {"content": text(rng, 1500), "model": "m-b"},
+                ],
+            }
+        )
         for i in range(n)
     ]

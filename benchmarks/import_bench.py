@@ -25,8 +25,9 @@ def main() -> None:
 
     client, _ = Client.objects.get_or_create(slug="bench", defaults={"name": "Bench client"})
     Project.objects.filter(slug="import-bench").delete()
-    Project.objects.create(client=client, slug="import-bench", name="Import bench", codename="ImportBench",
-                           code="importbench")
+    Project.objects.create(
+        client=client, slug="import-bench", name="Import bench", codename="ImportBench", code="importbench"
+    )
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "items.jsonl"
         path.write_text("\n".join(item_lines(args.n)) + "\n")
@@ -35,7 +36,10 @@ def main() -> None:
         call_command("import_items", "import-bench", str(path), stdout=io.StringIO())
         seconds = time.perf_counter() - started
     print(f"database: {url}")
-    print(f"import_items: {args.n:,} items ({size_mb:.1f} MB) in {seconds:.2f} s = {args.n / seconds:,.0f} items/s")
+    print(
+        f"import_items: {args.n:,} items ({size_mb:.1f} MB) in {seconds:.2f} s = "
+        f"{args.n / seconds:,.0f} items/s"
+    )
 
 
 if __name__ == "__main__":

@@ -38,6 +38,8 @@ class AuditEvent(models.Model):
         EXPERT_REJECTED = "expert_rejected", "Expert rejected"
         EXPERT_SUSPENDED = "expert_suspended", "Expert suspended"
         EXPERT_REINSTATED = "expert_reinstated", "Expert reinstated"
+        API_TOKEN_CREATED = "api_token_created", "API token created"
+        API_TOKEN_REVOKED = "api_token_revoked", "API token revoked"
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     action = models.CharField(max_length=32, choices=Action.choices)

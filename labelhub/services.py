@@ -1,4 +1,5 @@
 """Expert vetting: the one way an expert profile's status changes, and who may be sent items.
+Below it, API tokens: made and revoked by their owner on the tokens page, both audited.
 
 The state machine is small on purpose:
 
@@ -16,6 +17,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
+from rest_framework.authtoken.models import Token
 
 from labelhub.accounts import is_staff
 from labelhub.audit import Action, audit_record
@@ -156,3 +158,23 @@ def _expert_move(
             detail={"from": current, "to": target},
         )
     return profile
+
+
+# --- API tokens: one per user; making a new one replaces the old, revoking deletes it ---
+
+
+@transaction.atomic
+def api_token_create(*, user: User, request: HttpRequest | None = None) -> Token:
+    replaced = Token.objects.filter(user=user).delete()[0] > 0
+    token = Token.objects.create(user=user)
+    audit_record(action=Action.API_TOKEN_CREATED, actor=user, request=request, detail={"replaced": replaced})
+    return token
+
+
+@transaction.atomic
+def api_token_revoke(*, user: User, request: HttpRequest | None = None) -> bool:
+    """Delete the user's token; False when they had none."""
+    revoked = Token.objects.filter(user=user).delete()[0] > 0
+    if revoked:
+        audit_record(action=Action.API_TOKEN_REVOKED, actor=user, request=request)
+    return revoked

@@ -54,6 +54,9 @@ INSTALLED_APPS = [
     "django_htmx",
     "guardian",
     "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "axes",
     "labelhub",
     "projects",
@@ -196,8 +199,38 @@ if not DEBUG:
     SECURE_HSTS_PRELOAD = True
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    # Tokens for the ML engineers' scripts (one per user, made and revoked on /account/tokens/);
+    # the session for the browser, where CSRF still guards every write.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": os.environ.get("API_RATE_ANON", "60/min"),
+        "user": os.environ.get("API_RATE_USER", "600/min"),
+    },
+}
+# DRF's throttles count requests in the default cache. Local memory counts per process, so with
+# N gunicorn workers a client may make up to N times the rate; a shared cache (Redis, memcached)
+# here would make the limit exact.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "LabelHub API",
+    "DESCRIPTION": "Projects, exports and item imports for ML engineers. Send `Authorization: Token <key>`.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI's files come from our own static files (drf-spectacular-sidecar), never a CDN:
+    # the CSP allows scripts from this site only.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 LOGGING = {

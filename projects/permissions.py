@@ -61,10 +61,14 @@ def project_for(user: User, perm: Perm, **lookup: str | int) -> Project:
     """The project found by `lookup` (code=, slug= or pk=) if `user` may `perm` it.
 
     404 for anyone who may not see the project at all, 403 for a member whose role lacks `perm`.
+    By slug, "see" means export: only those who may see the client may use its internal key.
     """
     if not lookup or set(lookup) - LOOKUPS:
         raise ValueError(f"look a project up by one of {sorted(LOOKUPS)}")
-    project = projects_for(user, Perm.VIEW).select_related("client").filter(**lookup).first()
+    # The slug is the internal key (it often names the client): a member who may not see the
+    # client (an expert, a reviewer) gets 404 for it too, so that probing slugs tells them nothing.
+    visible = Perm.EXPORT if "slug" in lookup else Perm.VIEW
+    project = projects_for(user, visible).select_related("client").filter(**lookup).first()
     if project is None:
         raise Http404("No such project.")
     if perm is not Perm.VIEW and not has_project_perm(user, project, perm):

@@ -80,7 +80,8 @@ def test_outsiders_get_404_and_members_without_the_role_403(acme, acme_items, ou
 
 
 def test_the_api_needs_a_login_and_the_csrf_token_with_a_session(acme, annotator):
-    assert APIClient().post(next_url(acme), {}, format="json").status_code == 403
+    # 401, not 403: token authentication asks for credentials (WWW-Authenticate: Token).
+    assert APIClient().post(next_url(acme), {}, format="json").status_code == 401
     client = APIClient(enforce_csrf_checks=True)
     client.force_login(annotator)
     response = client.post(next_url(acme), {}, format="json")

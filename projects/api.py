@@ -1,0 +1,154 @@
+"""The ML engineers' API for projects: which projects a token may see, and importing items.
+
+Views only parse input, call the service and serialise output. Projects are looked up by their
+internal slug through the one door (`projects.permissions`); the export and the project's
+detail (which shows progress) live in `annotations.api`, since this app never imports that one.
+"""
+
+import json
+from typing import Any
+
+from django.db.models import QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.exceptions import APIException
+from rest_framework.parsers import BaseParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from projects.admin_import import MAX_UPLOAD_BYTES
+from projects.importing import LineError, parse_items
+from projects.models import Project
+from projects.permissions import Perm, project_for, projects_for
+from projects.services import ImportRejected, items_import
+
+
+class ExpertProjectSerializer(serializers.Serializer):
+    """What an expert may know of a project: never its client, name or internal slug."""
+
+    codename = serializers.CharField()
+    code = serializers.CharField()
+
+
+class ProjectSerializer(ExpertProjectSerializer):
+    slug = serializers.CharField()
+    name = serializers.CharField()
+    client = serializers.CharField(source="client.name")
+    kind = serializers.CharField()
+    status = serializers.CharField()
+
+
+def project_rows(user: Any, projects: QuerySet[Project]) -> list[dict[str, Any]]:
+    # The client shows only where the user may export (managers, the client's viewers, staff),
+    # as on the home page; everyone else sees what an expert sees.
+    overseen = set(projects_for(user, Perm.EXPORT).values_list("pk", flat=True))
+    return [
+        (ProjectSerializer if project.pk in overseen else ExpertProjectSerializer)(project).data
+        for project in projects
+    ]
+
+
+class ProjectListView(APIView):
+    """GET: the projects this token may see."""
+
+    @extend_schema(responses=ProjectSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        projects = projects_for(request.user, Perm.VIEW).select_related("client").order_by("codename")
+        return Response(project_rows(request.user, projects))
+
+
+class PayloadTooLarge(APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = f"The body is larger than {MAX_UPLOAD_BYTES // 2**20} MB; send it in parts."
+
+
+class RawBodyParser(BaseParser):
+    """Hands the body over unparsed (at most MAX_UPLOAD_BYTES), for `parse_items` to read."""
+
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> bytes:
+        body = stream.read(MAX_UPLOAD_BYTES + 1) if stream is not None else b""
+        if len(body) > MAX_UPLOAD_BYTES:
+            raise PayloadTooLarge()
+        return body
+
+
+class JSONListParser(RawBodyParser):
+    media_type = "application/json"
+
+
+class JSONLinesParser(RawBodyParser):
+    media_type = "application/jsonl"
+
+
+class NDJSONParser(RawBodyParser):
+    media_type = "application/x-ndjson"
+
+
+class PlainTextParser(RawBodyParser):
+    media_type = "text/plain"
+
+
+def jsonl_from_json_list(body: bytes) -> bytes | LineError:
+    """A JSON list of items as JSONL, one element per line, so line N is element N (from 1)."""
+    try:
+        data = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return LineError(getattr(exc, "lineno", 1), f"the body is not valid JSON: {exc}")
+    if not isinstance(data, list):
+        return LineError(1, "send a JSON list of items (or JSONL with Content-Type application/jsonl)")
+    return "\n".join(json.dumps(element, ensure_ascii=False) for element in data).encode()
+
+
+class ImportReportSerializer(serializers.Serializer):
+    created = serializers.IntegerField()
+    updated = serializers.IntegerField()
+    unchanged = serializers.IntegerField()
+
+
+ITEM_ERRORS = inline_serializer(
+    "ItemErrors", {"errors": serializers.ListField(child=serializers.CharField())}
+)
+
+
+class ItemsView(APIView):
+    """POST: add items to a project, all or nothing, checked exactly as the import command checks."""
+
+    parser_classes = [JSONListParser, JSONLinesParser, NDJSONParser, PlainTextParser]
+
+    @extend_schema(
+        request={"application/json": OpenApiTypes.OBJECT, "application/jsonl": OpenApiTypes.STR},
+        parameters=[
+            OpenApiParameter(
+                "update", bool, description="Replace items whose id exists with different content."
+            )
+        ],
+        responses={
+            201: ImportReportSerializer,
+            400: inline_serializer(
+                "ItemErrors", {"errors": serializers.ListField(child=serializers.CharField())}
+            ),
+        },
+    )
+    def post(self, request: Request, slug: str) -> Response:
+        project = project_for(request.user, Perm.MANAGE, slug=slug)
+        update = request.query_params.get("update", "").lower() in {"1", "true", "yes"}
+        body = request.data if isinstance(request.data, bytes) else b""
+        if request.content_type.split(";")[0].strip().lower() == "application/json":
+            body = jsonl_from_json_list(body)
+        errors = [body] if isinstance(body, LineError) else []
+        if not errors:
+            parsed = parse_items(body, fmt="jsonl", kind=project.kind)
+            errors = parsed.errors
+        if not errors:
+            try:
+                report = items_import(project=project, records=parsed.items, update=update)
+            except ImportRejected as rejected:
+                errors = rejected.errors
+        if errors:
+            return Response(
+                {"errors": [f"line {error.line}: {error.message}" for error in errors]},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        return Response(ImportReportSerializer(report).data, status=status.HTTP_201_CREATED)
