@@ -1,0 +1,132 @@
+"""Export speed and memory against PostgreSQL's own COPY of the same rows (the ceiling).
+
+    .venv/bin/python benchmarks/export_bench.py --n 100000     # 1,000,000 on request
+
+Seeds N items with one judgment each (once; re-runs reuse them), then for `pairs` and
+`annotations` runs `export_dataset` in a child process and reports rows/s, MB/s and the child's
+peak RSS, beside `COPY (SELECT json_build_object(...)) TO STDOUT` of the same rows.
+Targets: at least half the COPY rate, and peak memory under 150 MB whatever N is.
+"""
+
+import argparse
+import io
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from _setup import ROOT, django_on_bench_db, item_lines
+
+SLUG = "export-bench"
+
+
+def seed(n: int) -> None:
+    from django.core.management import call_command
+    from django.db import connection
+    from django.utils import timezone
+
+    from labelhub.models import User
+    from projects.models import Client, Project
+
+    project = Project.objects.filter(slug=SLUG).first()
+    if project is not None and project.items.count() == n and project.annotations.count() == n:
+        return
+    Project.objects.filter(slug=SLUG).delete()
+    client, _ = Client.objects.get_or_create(slug="bench", defaults={"name": "Bench client"})
+    project = Project.objects.create(
+        client=client, slug=SLUG, name="Export bench", codename="ExportBench", code="exportbench"
+    )
+    expert, _ = User.objects.get_or_create(username="bench-expert")
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "items.jsonl"
+        path.write_text("\n".join(item_lines(n)) + "\n")
+        call_command("import_items", SLUG, str(path), stdout=io.StringIO())
+    now = timezone.now()
+    with connection.cursor() as cursor:  # one judgment per item, straight in (not what is measured)
+        cursor.execute(
+            """INSERT INTO annotations_assignment (project_id, item_id, expert_id, status, shown_left,
+                   leased_at, expires_at)
+               SELECT %s, id, %s, 'submitted', 0, %s, %s FROM projects_item WHERE project_id = %s""",
+            [project.pk, expert.pk, now, now, project.pk],
+        )
+        cursor.execute(
+            """INSERT INTO annotations_annotation (project_id, item_id, expert_id, assignment_id, preference,
+                   strength, rationale, active_seconds, idempotency_key, submitted_at)
+               SELECT a.project_id, a.item_id, a.expert_id, a.id,
+                   CASE WHEN a.item_id %% 2 = 0 THEN 'a' ELSE 'b' END,
+                   2, 'benchmark', 60, md5(a.id::text)::uuid, %s
+               FROM annotations_assignment a WHERE a.project_id = %s""",
+            [now, project.pk],
+        )
+
+
+def run_export(fmt: str, url: str) -> tuple[float, int, int, float]:
+    """Seconds, rows, bytes and the child's peak RSS in MB for one export to a file."""
+    with tempfile.TemporaryDirectory() as folder:
+        target = Path(folder) / f"{fmt}.jsonl"
+        env = {**os.environ, "DATABASE_URL": url, "DEBUG": "1"}
+        before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        started = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "manage.py", "export_dataset", SLUG, "--format", fmt, "-o", str(target)],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        seconds = time.perf_counter() - started
+        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        data = target.read_bytes()
+    # ru_maxrss of children is the largest child so far; each export runs in a fresh child.
+    return seconds, data.count(b"\n"), len(data), max(peak, before) / 1024
+
+
+def copy_ceiling(url: str) -> tuple[float, int, int]:
+    import psycopg
+
+    query = """COPY (SELECT json_build_object(
+                  'prompt', i.prompt, 'chosen', c.content, 'rejected', r.content, 'item_id', i.external_id,
+                  'strength', a.strength)
+              FROM annotations_annotation a JOIN projects_item i ON i.id = a.item_id
+              JOIN projects_response c ON c.item_id = i.id AND c.position = (a.preference = 'b')::int
+              JOIN projects_response r ON r.item_id = i.id AND r.position = (a.preference = 'a')::int
+              JOIN projects_project p ON p.id = a.project_id
+              WHERE p.slug = %s ORDER BY a.item_id, a.id) TO STDOUT"""
+    rows = size = 0
+    with psycopg.connect(url) as connection, connection.cursor() as cursor:
+        started = time.perf_counter()
+        with cursor.copy(query, [SLUG]) as copy:
+            for block in copy:
+                size += len(block)
+                rows += bytes(block).count(b"\n")
+        return time.perf_counter() - started, rows, size
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=100_000, help="judged items to export")
+    args = parser.parse_args()
+    url = django_on_bench_db()
+    started = time.perf_counter()
+    seed(args.n)
+    print(f"database {url}; {args.n:,} judged items ready in {time.perf_counter() - started:.1f} s")
+    copy_s, copy_rows, copy_bytes = copy_ceiling(url)
+    print(
+        f"{'COPY json_build_object':24} {copy_rows:>9,} rows {copy_s:7.2f} s "
+        f"{copy_rows / copy_s:>9,.0f} rows/s "
+        f"{copy_bytes / copy_s / 1e6:7.1f} MB/s"
+    )
+    for fmt in ("pairs", "annotations"):
+        seconds, rows, size, peak = run_export(fmt, url)
+        print(
+            f"{'export_dataset ' + fmt:24} {rows:>9,} rows {seconds:7.2f} s {rows / seconds:>9,.0f} rows/s "
+            f"{size / seconds / 1e6:7.1f} MB/s  peak RSS {peak:6.0f} MB  "
+            f"({rows / seconds / (copy_rows / copy_s):.2f} x COPY rows/s)"
+        )
+
+
+if __name__ == "__main__":
+    main()
