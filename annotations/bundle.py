@@ -46,7 +46,11 @@ def export_bundle(*, project: Project, directory: Path, options: PairOptions, pa
     directory.mkdir(parents=True, exist_ok=True)
     tally: Counter = Counter()
     files = {}
-    formats = [fmt for fmt in FORMATS if fmt != "ratings" or project.rates]
+    formats = [
+        fmt
+        for fmt in FORMATS
+        if (project.rates or not fmt.startswith("ratings")) and (fmt != "ties" or options.ties == "separate")
+    ]
     for fmt in formats:
         files[fmt] = _write(directory / f"{fmt}.jsonl", export_lines(project, fmt, options, tally))
         if parquet:
@@ -64,6 +68,7 @@ def export_bundle(*, project: Project, directory: Path, options: PairOptions, pa
             "min_annotations": options.min_annotations,
             "min_agreement": options.min_agreement,
             "splits": dict(options.splits),
+            "ties": options.ties,
         },
         "files": files,
         "pairs": {

@@ -19,7 +19,7 @@ from annotations.models import Annotation, Assignment, Rating, Skip
 from labelhub.pseudonyms import annotator_pseudonym
 from projects.models import Item, Project, Response
 
-FORMATS = ("pairs", "kto", "annotations", "ratings")
+FORMATS = ("pairs", "kto", "annotations", "ratings", "ratings_mean", "ties")
 CHUNK_SIZE = 2000
 STRENGTH_NAMES = {1: "slightly", 2: "clearly", 3: "much"}
 
@@ -60,10 +60,13 @@ class PairOptions:
     min_annotations: int = 1  # items with fewer judgments are left out
     min_agreement: float = 0.0  # pairs whose judgments agree less are left out
     splits: tuple[tuple[str, float], ...] = ()  # e.g. (("test", 0.1),); the rest is "train"
+    ties: str = "drop"  # drop | separate: a bundle then carries ties.jsonl beside the pairs
 
     def __post_init__(self) -> None:
         if self.style not in ("auto", "standard", "conversational"):
             raise ValueError(f"style must be auto, standard or conversational, not {self.style!r}")
+        if self.ties not in ("drop", "separate"):
+            raise ValueError(f"ties must be drop or separate, not {self.ties!r}")
         if self.aggregate not in ("none", "majority"):
             raise ValueError(f"aggregate must be none or majority, not {self.aggregate!r}")
         if self.min_annotations < 1 or not 0 <= self.min_agreement <= 1:
@@ -421,6 +424,62 @@ def export_ratings(project: Project) -> Iterator[bytes]:
         )
 
 
+def export_ratings_mean(project: Project) -> Iterator[bytes]:
+    """The ratings aggregated: one line per (response, rubric version) with the mean of each
+    criterion (null where nobody scored it) and the raw scores behind it."""
+    conversational = _is_conversational(project, annotations__ratings__isnull=False)
+    keys_of: dict[int, list[str]] = {}
+    for version, key in project.criteria.order_by("version", "position", "id").values_list("version", "key"):
+        keys_of.setdefault(version, []).append(key)
+    ratings = (
+        Rating.objects.filter(annotation__project=project)
+        .select_related("annotation__item", "response")
+        .order_by("response__item_id", "response__position", "rubric_version", "annotation_id")
+    )
+    grouped = groupby(
+        ratings.iterator(chunk_size=CHUNK_SIZE), key=lambda r: (r.response_id, r.rubric_version)
+    )
+    for (_, version), group in grouped:
+        rows = list(group)
+        item, response = rows[0].annotation.item, rows[0].response
+        keys = keys_of.get(version, sorted({key for r in rows for key in r.scores}))
+        raw = {key: [r.scores[key] for r in rows if r.scores.get(key) is not None] for key in keys}
+        yield _dumps(
+            {
+                "item_id": item.external_id,
+                "response_id": f"{item.external_id}:{response.position}",
+                "prompt": item.messages if conversational else item.prompt,
+                "response": response.content,
+                "rubric_version": version,
+                "n_ratings": len(rows),
+                "n_not_ratable": sum(r.not_ratable for r in rows),
+                "mean": {key: round(sum(v) / len(v), 4) if v else None for key, v in raw.items()},
+                "scores": raw,
+                "annotators": [
+                    annotator_pseudonym(project_id=project.pk, user_id=r.annotation.expert_id) for r in rows
+                ],
+            }
+        )
+
+
+def export_ties(project: Project) -> Iterator[bytes]:
+    """Tie judgments, which make no pair: one line each, for those who model ties separately."""
+    conversational = _is_conversational(project, annotations__preference="tie")
+    for annotation in _pair_rows(project, ["tie"]).iterator(chunk_size=CHUNK_SIZE):
+        item = annotation.item
+        texts = [r.content for r in item.responses.all()]
+        yield _dumps(
+            {
+                "prompt": item.messages if conversational else item.prompt,
+                "responses": [[{"role": "assistant", "content": t}] for t in texts]
+                if conversational
+                else texts,
+                "item_id": item.external_id,
+                "annotator": annotator_pseudonym(project_id=project.pk, user_id=annotation.expert_id),
+            }
+        )
+
+
 def export_lines(
     project: Project, fmt: str, options: PairOptions | None = None, tally: Counter | None = None
 ) -> Iterator[bytes]:
@@ -428,6 +487,10 @@ def export_lines(
         return export_pairs(project, options, tally)
     if fmt == "ratings":
         return export_ratings(project)
+    if fmt == "ratings_mean":
+        return export_ratings_mean(project)
+    if fmt == "ties":
+        return export_ties(project)
     if fmt == "kto":
         return export_kto(project)
     if fmt == "annotations":

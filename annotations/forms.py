@@ -77,6 +77,8 @@ class ExportForm(forms.Form):
             ("kto", "TRL unpaired preferences, KTO (JSONL)"),
             ("annotations", "Every judgment, skips included (JSONL)"),
             ("ratings", "Rubric ratings (JSONL)"),
+            ("ratings_mean", "Rubric ratings, mean per response (JSONL)"),
+            ("ties", "Tie judgments (JSONL)"),
             ("bundle", "Bundle: every format, manifest and card (.zip)"),
         ],
         initial="pairs",
@@ -92,6 +94,11 @@ class ExportForm(forms.Form):
         required=False,
     )
     margin = forms.BooleanField(required=False, label="Add a margin from the strength")
+    ties = forms.ChoiceField(
+        choices=[("drop", "Leave ties out"), ("separate", "Bundle: ties in ties.jsonl")],
+        initial="drop",
+        required=False,
+    )
     min_annotations = forms.IntegerField(min_value=1, initial=1, required=False)
     min_agreement = forms.FloatField(min_value=0, max_value=1, initial=0, required=False)
     split = forms.CharField(required=False, help_text="e.g. test=0.1,validation=0.05 (the rest is train)")
@@ -101,6 +108,7 @@ class ExportForm(forms.Form):
         try:
             data["options"] = PairOptions(
                 style=data.get("style") or "auto",
+                ties=data.get("ties") or "drop",
                 aggregate=data.get("aggregate") or "none",
                 margin=bool(data.get("margin")),
                 min_annotations=data.get("min_annotations") or 1,

@@ -70,3 +70,12 @@ def test_the_bundle_downloads_as_a_zip_and_is_audited(client, manager, voted):  
         "pairs.jsonl",
     ]
     assert AuditEvent.objects.filter(action="export_downloaded", detail__format="bundle").exists()
+
+
+def test_ties_go_to_their_own_file_when_asked(voted, tmp_path):  # noqa: F811
+    export_bundle(project=voted, directory=tmp_path / "dropped", options=PairOptions())
+    manifest = export_bundle(project=voted, directory=tmp_path / "kept", options=PairOptions(ties="separate"))
+    assert not (tmp_path / "dropped" / "ties.jsonl").exists()
+    (line,) = [json.loads(text) for text in (tmp_path / "kept" / "ties.jsonl").read_text().splitlines()]
+    assert line["item_id"] == "a-1" and line["responses"] == ["First answer to a-1", "Second answer to a-1"]
+    assert manifest["options"]["ties"] == "separate" and manifest["files"]["ties"]["rows"] == 1

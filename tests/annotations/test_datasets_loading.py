@@ -132,3 +132,7 @@ def test_ratings_load_with_one_score_column_per_criterion(acme, annotator, tmp_p
         {"help": 3, "style": None},
         {"help": None, "style": None},
     ]
+    means = load(acme, "ratings_mean", tmp_path)
+    assert means.features["mean"]["help"].dtype == "float64"
+    assert means.features["scores"]["help"].feature.dtype == "int64"
+    assert means["mean"][0] == {"help": 4.0, "style": 2.0}

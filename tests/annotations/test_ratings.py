@@ -198,3 +198,26 @@ def test_a_paused_project_serves_nothing_and_refuses_open_forms(acme, acme_items
     acme.status = Project.Status.ACTIVE
     acme.save()
     assert assignment_next(project=acme, expert=annotator) is not None
+
+
+def test_the_aggregated_ratings_give_each_responses_mean_and_the_raw_scores(rubric, annotator, annotator2):
+    from annotations.exports import export_lines
+
+    rubric.labels_per_item = 2
+    rubric.save()
+    submit(rubric, annotator, all_rated({"helpfulness": 5, "honesty": 4}))
+    submit(
+        rubric,
+        annotator2,
+        (*all_rated({"helpfulness": 2})[:3], ResponseRating(position=3, not_ratable=True, reason="garbled")),
+    )
+    lines = [json.loads(line) for line in export_lines(rubric, "ratings_mean")]
+    assert len(lines) == 4
+    first, last = lines[0], lines[3]
+    assert (first["n_ratings"], first["mean"], first["scores"]) == (
+        2,
+        {"helpfulness": 3.5, "honesty": 4.0},
+        {"helpfulness": [5, 2], "honesty": [4]},
+    )
+    assert (last["n_not_ratable"], last["mean"]) == (1, {"helpfulness": 5.0, "honesty": 4.0})
+    assert len(first["annotators"]) == 2

@@ -39,6 +39,12 @@ class Command(BaseCommand):
             default="none",
             help="a pair per annotation, or one per item with its majority",
         )
+        pairs.add_argument(
+            "--ties",
+            choices=["drop", "separate"],
+            default="drop",
+            help="with --bundle, separate writes the tie judgments to ties.jsonl",
+        )
         pairs.add_argument("--min-annotations", type=int, default=1, metavar="N")
         pairs.add_argument("--min-agreement", type=float, default=0.0, metavar="X")
         pairs.add_argument(
@@ -55,6 +61,7 @@ class Command(BaseCommand):
         try:
             pair_options = PairOptions(
                 style=options["style"],
+                ties=options["ties"],
                 margin=options["margin"],
                 aggregate=options["aggregate"],
                 min_annotations=options["min_annotations"],
