@@ -7,7 +7,6 @@ field they do not declare is refused with 400 and named, so nobody can slip `pro
 """
 
 from collections.abc import Mapping
-from itertools import chain
 from typing import Any
 
 from django import forms
@@ -26,11 +25,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotations import services
-from annotations.exports import FORMATS, export_lines
+from annotations.downloads import export_download
+from annotations.exports import FORMATS
 from annotations.forms import ExportForm
 from annotations.models import Annotation, Assignment
 from annotations.progress import project_progress
-from labelhub.audit import Action, audit_record
 from projects.api import ProjectSerializer
 from projects.permissions import Perm, has_project_perm, project_for
 
@@ -215,20 +214,9 @@ class ExportView(APIView):
         fmt = form.cleaned_data["format"]
         if fmt not in FORMATS:  # the page's zip bundle is written to a file first, not streamed
             raise ValidationError({"format": [f"The API streams one format: {', '.join(FORMATS)}."]})
-        rows = export_lines(project, fmt, form.cleaned_data["options"])
         try:
-            first = next(rows, None)  # a refusal (a style that cannot hold the prompts) comes before any byte
+            return export_download(
+                project=project, fmt=fmt, options=form.cleaned_data["options"], request=request, via="api"
+            )
         except ValueError as refused:
             raise ValidationError({"non_field_errors": [str(refused)]}) from refused
-        audit_record(
-            action=Action.EXPORT_DOWNLOADED,
-            actor=request.user,
-            project=project,
-            request=request,
-            target=f"export {fmt}",
-            detail={"format": fmt, "via": "api"},
-        )
-        body = chain([first] if first is not None else [], rows)
-        response = StreamingHttpResponse(body, content_type="application/jsonl; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="{project.slug}-{fmt}.jsonl"'
-        return response

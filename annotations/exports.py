@@ -10,7 +10,7 @@ import json
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from itertools import groupby
+from itertools import chain, groupby
 from typing import Any, NamedTuple
 
 from django.db.models import Count, Max, OuterRef, QuerySet, Subquery
@@ -394,13 +394,19 @@ def _judgment_row(project: Project, item: Item, expert_id: int, fields: dict[str
     }
 
 
+def _criterion_keys(project: Project) -> dict[int, list[str]]:
+    """Each rubric version's criterion keys, in rubric order: every line of a version has them all."""
+    keys_of: dict[int, list[str]] = {}
+    for version, key in project.criteria.order_by("version", "position", "id").values_list("version", "key"):
+        keys_of.setdefault(version, []).append(key)
+    return keys_of
+
+
 def export_ratings(project: Project) -> Iterator[bytes]:
     """One line per (expert, response): the rubric scores, with the same keys on every line of a
     rubric version (null where an optional criterion was left out or the response not ratable)."""
     conversational = _is_conversational(project, annotations__ratings__isnull=False)
-    keys_of: dict[int, list[str]] = {}
-    for version, key in project.criteria.order_by("version", "position", "id").values_list("version", "key"):
-        keys_of.setdefault(version, []).append(key)
+    keys_of = _criterion_keys(project)
     ratings = (
         Rating.objects.filter(annotation__project=project)
         .select_related("annotation__item", "response")
@@ -428,9 +434,7 @@ def export_ratings_mean(project: Project) -> Iterator[bytes]:
     """The ratings aggregated: one line per (response, rubric version) with the mean of each
     criterion (null where nobody scored it) and the raw scores behind it."""
     conversational = _is_conversational(project, annotations__ratings__isnull=False)
-    keys_of: dict[int, list[str]] = {}
-    for version, key in project.criteria.order_by("version", "position", "id").values_list("version", "key"):
-        keys_of.setdefault(version, []).append(key)
+    keys_of = _criterion_keys(project)
     ratings = (
         Rating.objects.filter(annotation__project=project)
         .select_related("annotation__item", "response")
@@ -496,3 +500,13 @@ def export_lines(
     if fmt == "annotations":
         return export_annotations(project)
     raise ValueError(f"unknown export format {fmt!r}; choose one of: {', '.join(FORMATS)}")
+
+
+def started_export(
+    project: Project, fmt: str, options: PairOptions | None = None, tally: Counter | None = None
+) -> Iterator[bytes]:
+    """`export_lines`, with its first row already produced: an export the options cannot give
+    (e.g. a style that cannot hold the prompts) raises ValueError here, before any byte is sent."""
+    rows = export_lines(project, fmt, options, tally)
+    first = next(rows, None)
+    return chain([first] if first is not None else [], rows)

@@ -1,17 +1,16 @@
 """Pages for experts (labelling) and for managers and client viewers (progress, export)."""
 
 import uuid
-from itertools import chain
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from annotations import services
 from annotations.bundle import bundle_archive
-from annotations.exports import export_lines
+from annotations.downloads import export_download
 from annotations.forms import ExportForm, LabelForm, SkipForm
 from annotations.models import Assignment
 from annotations.progress import items_left_for, project_progress
@@ -236,21 +235,10 @@ def export(request: HttpRequest, code: str) -> HttpResponse:
     fmt = form.cleaned_data["format"]
     if fmt == "bundle":
         return _bundle_download(request, project, form)
-    rows = export_lines(project, fmt, form.cleaned_data["options"])
     try:
-        first = next(rows, None)  # a refusal (a style that cannot hold the prompts) comes before any byte
+        return export_download(
+            project=project, fmt=fmt, options=form.cleaned_data["options"], request=request, via="web"
+        )
     except ValueError as refused:
         form.add_error(None, str(refused))
         return _overview(request, project, form, status=400)
-    audit_record(
-        action=Action.EXPORT_DOWNLOADED,
-        actor=request.user,
-        project=project,
-        request=request,
-        target=f"export {fmt}",
-        detail={"format": fmt, "via": "web"},
-    )
-    body = chain([first] if first is not None else [], rows)
-    response = StreamingHttpResponse(body, content_type="application/jsonl; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{project.slug}-{fmt}.jsonl"'
-    return response

@@ -7,7 +7,10 @@ The personas follow the house style: a manager and annotators who belong, an out
 import os
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
 
 from projects.models import Membership, Project
 from projects.services import guideline_publish, membership_grant
@@ -100,3 +103,18 @@ def outsider(db):
 @pytest.fixture
 def other_client_annotator(globex: Project):
     return member(globex, "globex-expert", Membership.Role.EXPERT)
+
+
+@pytest.fixture
+def fresh_throttle_counts():
+    """The API throttles count in the (process-wide) cache; a test using it starts from zero."""
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def api_for(user) -> APIClient:
+    """An API client authenticated by a new token of `user`, as a script would be."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    return client

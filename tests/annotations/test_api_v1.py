@@ -3,29 +3,15 @@
 import uuid
 
 import pytest
-from django.core.cache import cache
 from django.urls import reverse
-from rest_framework.authtoken.models import Token
-from rest_framework.test import APIClient
 
 from annotations.exports import FORMATS, PairOptions, export_lines
 from annotations.services import Judgment, annotation_submit, assignment_next
 from labelhub.models import AuditEvent
 from projects.models import Membership, Project
-from tests.conftest import member
+from tests.conftest import api_for, member
 
-
-@pytest.fixture(autouse=True)
-def _fresh_throttle_counts():
-    cache.clear()
-    yield
-    cache.clear()
-
-
-def api_for(user) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
-    return client
+pytestmark = pytest.mark.usefixtures("fresh_throttle_counts")
 
 
 def detail_url(project: Project) -> str:

@@ -3,28 +3,15 @@
 import json
 
 import pytest
-from django.core.cache import cache
 from django.urls import reverse
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 from rest_framework.throttling import UserRateThrottle
 
 from projects.models import Item, Membership, Project
-from tests.conftest import member
+from tests.conftest import api_for, member
 
-
-@pytest.fixture(autouse=True)
-def _fresh_throttle_counts():
-    # The throttles count in the (process-wide) cache; each test starts from zero.
-    cache.clear()
-    yield
-    cache.clear()
-
-
-def api_for(user) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
-    return client
+pytestmark = pytest.mark.usefixtures("fresh_throttle_counts")
 
 
 def items_url(project: Project) -> str:

@@ -1,12 +1,11 @@
 import os
 import sys
-from itertools import chain
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from annotations.bundle import export_bundle
-from annotations.exports import FORMATS, PairOptions, export_lines, parse_splits
+from annotations.exports import FORMATS, PairOptions, parse_splits, started_export
 from labelhub.progress import Progress
 from projects.models import Project
 
@@ -68,10 +67,7 @@ class Command(BaseCommand):
                 min_agreement=options["min_agreement"],
                 splits=parse_splits(options["split"]),
             )
-            # The first row is produced here, so a refusal (e.g. a style that cannot hold the
-            # prompts) is an error before anything is written.
-            rows = export_lines(target, format, pair_options)
-            first = next(rows, None)
+            rows = started_export(target, format, pair_options)
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
         if options["bundle"] is not None:
@@ -91,7 +87,7 @@ class Command(BaseCommand):
             return
         # The number of judgments is a fair estimate of the rows to come, for the time left.
         progress = Progress(f"export {format}", total=target.annotations.count() or None)
-        rows = progress.track(chain([first] if first is not None else [], rows))
+        rows = progress.track(rows)
         lines = 0
         if output is None:
             try:
