@@ -30,6 +30,7 @@ from annotations.exports import FORMATS
 from annotations.forms import ExportForm
 from annotations.models import Annotation, Assignment
 from annotations.progress import project_progress
+from labelhub.resilience import safe_to_retry
 from projects.api import ProjectSerializer
 from projects.permissions import Perm, has_project_perm, project_for
 
@@ -44,6 +45,7 @@ class StrictSerializer(serializers.Serializer):
         return super().to_internal_value(data)
 
 
+@safe_to_retry
 class NextView(APIView):
     """POST: the expert's current item in the project, leasing the next one if needed."""
 
@@ -79,6 +81,7 @@ class NextView(APIView):
         return Response(self.OutputSerializer(assignment).data)
 
 
+@safe_to_retry
 class SubmitView(APIView):
     """POST: the expert's judgment on their assigned item. Retries are answered, not repeated."""
 
@@ -125,9 +128,41 @@ class SubmitView(APIView):
         )
 
 
+@safe_to_retry
+class HeartbeatView(APIView):
+    """POST: the expert is still working on the item; extends the lease by the project's length."""
+
+    class OutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "Lease"
+
+        expires_at = serializers.DateTimeField()
+
+    @extend_schema(request=None, responses={200: OutputSerializer, 409: OpenApiTypes.OBJECT})
+    def post(self, request: Request, code: str, assignment_id: int) -> Response:
+        project = project_for(request.user, Perm.LABEL, code=code)
+        assignment = get_object_or_404(Assignment, pk=assignment_id, project=project, expert=request.user)
+        try:
+            assignment = services.assignment_extend(assignment=assignment, expert=request.user)
+        except services.LeaseLost as lost:
+            return Response({"detail": str(lost)}, status=status.HTTP_409_CONFLICT)
+        except DjangoValidationError as error:
+            return Response({"detail": " ".join(error.messages)}, status=status.HTTP_409_CONFLICT)
+        return Response(self.OutputSerializer(assignment).data)
+
+
 class ExpertCountSerializer(serializers.Serializer):
     annotator = serializers.CharField()
     labels = serializers.IntegerField()
+    gold_answered = serializers.IntegerField()
+    gold_correct = serializers.IntegerField()
+    gold_accuracy = serializers.FloatField(allow_null=True)
+
+
+class FlaggedItemSerializer(serializers.Serializer):
+    item_id = serializers.CharField(source="external_id")
+    skips = serializers.IntegerField()
+    reasons = serializers.DictField(child=serializers.IntegerField())
 
 
 class ProgressSerializer(serializers.Serializer):
@@ -138,7 +173,9 @@ class ProgressSerializer(serializers.Serializer):
     percent_complete = serializers.IntegerField()
     annotations = serializers.IntegerField()
     skips = serializers.IntegerField()
+    gold_items = serializers.IntegerField()
     per_expert = ExpertCountSerializer(many=True)
+    flagged = FlaggedItemSerializer(many=True)
 
 
 class ProjectDetailSerializer(ProjectSerializer):
@@ -149,6 +186,8 @@ class ProjectDetailSerializer(ProjectSerializer):
     rationale_required = serializers.BooleanField()
     randomize_sides = serializers.BooleanField()
     lease_minutes = serializers.IntegerField()
+    gold_percent = serializers.IntegerField()
+    shuffle_items = serializers.BooleanField()
     required_domain = serializers.CharField()
     created_at = serializers.DateTimeField()
     progress = serializers.SerializerMethodField()

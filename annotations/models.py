@@ -159,3 +159,18 @@ class Skip(models.Model):
 
     def __str__(self) -> str:
         return f"{self.item} skipped by {self.expert}"
+
+
+class Draft(models.Model):
+    """What an expert has entered on their assigned item so far, saved as they work.
+
+    `fields` holds the form as sent ({field name: [values]}), so a reload, a crash or a new login
+    puts every answer back where it was. It goes when the item is submitted or skipped.
+    """
+
+    assignment = models.OneToOneField(Assignment, on_delete=models.CASCADE, related_name="draft")
+    fields = models.JSONField(default=dict)
+    saved_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"draft of {self.assignment}"

@@ -1,11 +1,13 @@
 """Read-only figures about how far labelling has come."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.db.models import Count, F, Q, QuerySet
+from django.db.models.fields.json import KeyTextTransform
 from django.utils import timezone
 
-from annotations.models import Annotation
+from annotations.models import Annotation, Skip
 from annotations.queries import annotations_per_item, live_leases_per_item
 from annotations.services import items_eligible_for
 from labelhub.models import User
@@ -17,7 +19,7 @@ def items_left_for(*, expert: User, projects: QuerySet[Project]) -> dict[int, in
     """Per project id: items still short of labels that `expert` has neither labelled nor skipped,
     among those they may be sent (none unless vetted; only their domains and domainless items)."""
     rows = (
-        items_eligible_for(Item.objects.filter(project__in=projects), expert=expert)
+        items_eligible_for(Item.objects.filter(project__in=projects, is_gold=False), expert=expert)
         .exclude(annotations__expert=expert)
         .exclude(skips__expert=expert)
         .alias(n_done=annotations_per_item())
@@ -33,16 +35,35 @@ def items_left_for(*, expert: User, projects: QuerySet[Project]) -> dict[int, in
 class ExpertCount:
     annotator: str  # the username for the vendor's managers, else the pseudonymous id
     labels: int
+    gold_answered: int = 0
+    gold_correct: int = 0
+
+    @property
+    def gold_accuracy(self) -> float | None:
+        """Share of gold checks answered as expected; None before the first one."""
+        return self.gold_correct / self.gold_answered if self.gold_answered else None
+
+
+@dataclass(frozen=True)
+class FlaggedItem:
+    """An item that several experts declined: worth a look before it holds the project up."""
+
+    item_id: int
+    external_id: str
+    skips: int
+    reasons: dict[str, int]  # reason label: how many
 
 
 @dataclass(frozen=True)
 class Progress:
-    items: int
+    items: int  # the items to label; gold checks are counted apart
     complete: int
     in_progress: int
     annotations: int
     skips: int
     per_expert: list[ExpertCount]
+    gold_items: int = 0
+    flagged: list[FlaggedItem] = field(default_factory=list)
 
     @property
     def not_started(self) -> int:
@@ -58,15 +79,24 @@ def project_progress(project: Project, *, identify_experts: bool = False) -> Pro
     items = Item.objects.filter(project=project).alias(
         n_done=annotations_per_item(), n_live=live_leases_per_item(timezone.now())
     )
+    work = Q(is_gold=False)
     counts = items.aggregate(
-        total=Count("pk"),
-        complete=Count("pk", filter=Q(n_done__gte=overlap)),
-        in_progress=Count("pk", filter=Q(n_done__lt=overlap) & (Q(n_done__gt=0) | Q(n_live__gt=0))),
+        total=Count("pk", filter=work),
+        gold=Count("pk", filter=Q(is_gold=True)),
+        complete=Count("pk", filter=work & Q(n_done__gte=overlap)),
+        in_progress=Count("pk", filter=work & Q(n_done__lt=overlap) & (Q(n_done__gt=0) | Q(n_live__gt=0))),
     )
+    gold = Q(item__is_gold=True)
     rows = (
         Annotation.objects.filter(project=project)
         .values("expert", "expert__username")
-        .annotate(n=Count("pk"))
+        .annotate(
+            n=Count("pk"),
+            gold_answered=Count("pk", filter=gold),
+            gold_correct=Count(
+                "pk", filter=gold & Q(preference=KeyTextTransform("preference", "item__gold_answer"))
+            ),
+        )
         .order_by("-n", "expert")
     )
     per_expert = [
@@ -75,6 +105,8 @@ def project_progress(project: Project, *, identify_experts: bool = False) -> Pro
             if identify_experts
             else annotator_pseudonym(project_id=project.pk, user_id=row["expert"]),
             row["n"],
+            row["gold_answered"],
+            row["gold_correct"],
         )
         for row in rows
     ]
@@ -85,4 +117,31 @@ def project_progress(project: Project, *, identify_experts: bool = False) -> Pro
         annotations=sum(row.labels for row in per_expert),
         skips=project.skips.count(),
         per_expert=per_expert,
+        gold_items=counts["gold"],
+        flagged=flagged_items(project),
     )
+
+
+# Shown at most on the project page; the admin's item list filters them all.
+FLAGGED_SHOWN = 50
+
+
+def flagged_items(project: Project) -> list[FlaggedItem]:
+    """Items skipped by at least SKIP_FLAG_MIN experts, most skipped first."""
+    rows = list(
+        Skip.objects.filter(project=project)
+        .values("item", "item__external_id")
+        .annotate(n=Count("pk"))
+        .filter(n__gte=settings.SKIP_FLAG_MIN)
+        .order_by("-n", "item")[:FLAGGED_SHOWN]
+    )
+    reasons: dict[int, dict[str, int]] = {}
+    labels = dict(Skip.Reason.choices)
+    for row in (
+        Skip.objects.filter(item__in=[r["item"] for r in rows])
+        .values("item", "reason")
+        .annotate(n=Count("pk"))
+        .order_by("item", "-n", "reason")
+    ):
+        reasons.setdefault(row["item"], {})[labels.get(row["reason"], row["reason"])] = row["n"]
+    return [FlaggedItem(r["item"], r["item__external_id"], r["n"], reasons.get(r["item"], {})) for r in rows]

@@ -14,10 +14,10 @@ from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 
-from annotations.models import Annotation, Assignment, Rating, Skip
+from annotations.models import Annotation, Assignment, Draft, Rating, Skip
 from annotations.queries import annotations_per_item, live_leases, live_leases_per_item
 from annotations.rating import ResponseRating, build_ratings, validate_ratings
 from labelhub.models import User
@@ -29,6 +29,8 @@ from projects.rubrics import current_criteria
 # How many locked-then-full candidates to step over before giving up for this request. Only a
 # race can fill a candidate between the query and the lock, so a handful is plenty.
 MAX_CANDIDATES = 20
+# Candidates read per query, in serving order (the lock is then tried on each in turn).
+CANDIDATE_WINDOW = 10
 
 Status = Assignment.Status
 
@@ -61,12 +63,17 @@ def items_open_to(*, project: Project, expert: User, now: datetime) -> QuerySet[
         items_eligible_for(Item.objects.filter(project=project), expert=expert)
         .exclude(annotations__expert=expert)
         .exclude(skips__expert=expert)
+        # The first filter is implied by the second; it lets the serving-order index skip the
+        # full items instead of counting each one's labels and leases.
+        .filter(n_labels__lt=project.labels_per_item)
         .alias(n_taken=annotations_per_item() + live_leases_per_item(now, excluding=expert))
         .filter(n_taken__lt=project.labels_per_item)
     )
 
 
 def _has_room(*, item: Item, project: Project, expert: User, now: datetime) -> bool:
+    if item.is_gold:
+        return True  # a gold check has no overlap: every expert may answer it
     taken = (
         Annotation.objects.filter(item=item).count()
         + Assignment.objects.filter(live_leases(now), item=item).exclude(expert=expert).count()
@@ -87,10 +94,13 @@ def live_assignment(*, project: Project, expert: User, now: datetime | None = No
 def assignment_next(
     *, project: Project, expert: User, now: datetime | None = None, rng: random.Random | None = None
 ) -> Assignment | None:
-    """The expert's live lease in `project`, else a new lease on the next open item, else None."""
+    """The expert's live lease in `project`, else a new lease on the next open item, else None.
+
+    Order: partly labelled items first, then higher priority, then import order (shuffled within
+    each rank when the project says so). Gold checks come in at the project's rate.
+    """
     now = now or timezone.now()
-    # Built once: eligibility (vetting, domains) is read here, not again for every candidate.
-    open_items = items_open_to(project=project, expert=expert, now=now)
+    rng = rng or random
     live = live_assignment(project=project, expert=expert, now=now)
     if live is not None and items_eligible_for(Item.objects.filter(pk=live.item_id), expert=expert).exists():
         return live
@@ -100,20 +110,61 @@ def assignment_next(
     Assignment.objects.filter(project=project, expert=expert, status=Status.ACTIVE).update(
         status=Status.EXPIRED
     )
-    passed_over: list[int] = []
-    for _ in range(MAX_CANDIDATES):
-        item = (
-            open_items.exclude(pk__in=passed_over)
-            .order_by("pk")
-            .select_for_update(skip_locked=True, of=("self",))
-            .first()
+    # Built once: eligibility (vetting, domains) is read here, not again for every candidate.
+    open_items = items_open_to(project=project, expert=expert, now=now).filter(is_gold=False)
+    # Gold checks are mixed into real work, never served once it has run out.
+    if _gold_due(project=project, expert=expert, rng=rng) and open_items.exists():
+        gold = gold_items_open_to(project=project, expert=expert).order_by("pk").first()
+        if gold is not None:
+            return _lease(item=gold, project=project, expert=expert, now=now, rng=rng)
+    return _lease_first_free(open_items, project=project, expert=expert, now=now, rng=rng)
+
+
+def _lease_first_free(
+    open_items: QuerySet[Item], *, project: Project, expert: User, now: datetime, rng: random.Random
+) -> Assignment | None:
+    """Lease the first candidate in serving order that no one else is leasing this instant and
+    that still has room once its lock is held."""
+    ranked = open_items.order_by("-n_labels", "-priority", "pk")
+    tried: list[int] = []
+    while len(tried) < MAX_CANDIDATES:
+        window = list(
+            ranked.exclude(pk__in=tried).values_list("pk", "n_labels", "priority")[:CANDIDATE_WINDOW]
         )
-        if item is None:
+        if not window:
             return None
-        if _has_room(item=item, project=project, expert=expert, now=now):
-            return _lease(item=item, project=project, expert=expert, now=now, rng=rng or random)
-        passed_over.append(item.pk)
+        if project.shuffle_items:
+            window.sort(key=lambda row: (-row[1], -row[2], rng.random()))
+        for pk, _, _ in window:
+            tried.append(pk)
+            item = Item.objects.select_for_update(skip_locked=True).filter(pk=pk).first()
+            if item is not None and _has_room(item=item, project=project, expert=expert, now=now):
+                return _lease(item=item, project=project, expert=expert, now=now, rng=rng)
     return None
+
+
+def gold_items_open_to(*, project: Project, expert: User) -> QuerySet[Item]:
+    """Gold checks of `project` that `expert` may be sent and has not answered or skipped. A gold
+    item has no overlap: every expert can be checked on it."""
+    return (
+        items_eligible_for(Item.objects.filter(project=project, is_gold=True), expert=expert)
+        .exclude(annotations__expert=expert)
+        .exclude(skips__expert=expert)
+    )
+
+
+def _gold_due(*, project: Project, expert: User, rng: random.Random) -> bool:
+    """Whether the next item should be a gold check. The chance is how far the expert's checks
+    fall short of the project's rate once this item is counted: never when they are ahead, sure
+    when a whole check behind. The rate holds to within one check, at no position one could learn.
+    """
+    if not project.gold_percent:
+        return False
+    done = Annotation.objects.filter(project=project, expert=expert).aggregate(
+        total=Count("pk"), gold=Count("pk", filter=Q(item__is_gold=True))
+    )
+    shortfall = project.gold_percent * (done["total"] + 1) / 100 - done["gold"]
+    return rng.random() < shortfall
 
 
 def _lease(*, item: Item, project: Project, expert: User, now: datetime, rng: random.Random) -> Assignment:
@@ -277,8 +328,10 @@ def _store(
                 version=judgment.rubric_version,
             )
         )
+    Item.objects.filter(pk=assignment.item_id).update(n_labels=F("n_labels") + 1)
     assignment.status = Status.SUBMITTED
     assignment.save(update_fields=["status"])
+    Draft.objects.filter(assignment=assignment).delete()
     return Submission(annotation, created=True)
 
 
@@ -304,4 +357,74 @@ def assignment_skip(*, assignment: Assignment, expert: User, reason: str, note: 
     skip.save()
     assignment.status = Status.SKIPPED
     assignment.save(update_fields=["status"])
+    Draft.objects.filter(assignment=assignment).delete()
     return skip
+
+
+def _owned_for_update(assignment: Assignment, expert: User) -> Assignment:
+    assignment = (
+        Assignment.objects.select_for_update(of=("self",)).select_related("project").get(pk=assignment.pk)
+    )
+    if assignment.expert_id != expert.pk:
+        raise ValidationError("This item is assigned to someone else.")
+    if assignment.status == Status.SUBMITTED:
+        raise ValidationError("You already submitted this item.")
+    if assignment.status == Status.SKIPPED:
+        raise ValidationError("You skipped this item.")
+    return assignment
+
+
+def _extend(assignment: Assignment, *, expert: User, now: datetime) -> None:
+    """Push the lease's end a full lease length past `now`. A lapsed lease is taken up again
+    while its slot is still free (and the expert has not moved on to another item)."""
+    project = assignment.project
+    lapsed = assignment.status == Status.EXPIRED or assignment.expires_at <= now
+    if lapsed:
+        item = Item.objects.select_for_update().get(pk=assignment.item_id)
+        moved_on = (
+            Assignment.objects.filter(project=project, expert=expert, status=Status.ACTIVE)
+            .exclude(pk=assignment.pk)
+            .exists()
+        )
+        if moved_on or not _has_room(item=item, project=project, expert=expert, now=now):
+            raise LeaseLost(
+                "Your time on this item ran out and the item went to other experts. "
+                "What you entered is kept below; reload for your next item."
+            )
+    assignment.status = Status.ACTIVE
+    assignment.expires_at = now + timedelta(minutes=project.lease_minutes)
+    assignment.save(update_fields=["status", "expires_at"])
+
+
+@transaction.atomic
+def assignment_extend(*, assignment: Assignment, expert: User, now: datetime | None = None) -> Assignment:
+    """The expert is still at work on the item (the page's heartbeat): keep their lease alive."""
+    assignment = _owned_for_update(assignment, expert)
+    _extend(assignment, expert=expert, now=now or timezone.now())
+    return assignment
+
+
+# A draft holds what a labelling form can hold; anything bigger is not a draft of it.
+DRAFT_MAX_CHARS = 100_000
+DRAFT_IGNORED_FIELDS = frozenset({"csrfmiddlewaretoken", "idempotency_key", "active_seconds"})
+
+
+@transaction.atomic
+def draft_save(
+    *, assignment: Assignment, expert: User, fields: dict[str, list[str]], now: datetime | None = None
+) -> Draft:
+    """Keep what the expert has entered so far; saving is activity, so it extends the lease."""
+    now = now or timezone.now()
+    kept = {
+        name: [str(value) for value in values]
+        for name, values in sorted(fields.items())
+        if name not in DRAFT_IGNORED_FIELDS
+    }
+    if sum(len(name) + sum(map(len, values)) for name, values in kept.items()) > DRAFT_MAX_CHARS:
+        raise ValidationError(f"This draft is larger than {DRAFT_MAX_CHARS:,} characters; it was not saved.")
+    assignment = _owned_for_update(assignment, expert)
+    _extend(assignment, expert=expert, now=now)
+    draft, _ = Draft.objects.update_or_create(
+        assignment=assignment, defaults={"fields": kept, "saved_at": now}
+    )
+    return draft

@@ -12,6 +12,8 @@ urlpatterns = [
     path("p/<slug:code>/label/", views.label, name="label"),
     path("p/<slug:code>/label/<int:assignment_id>/submit/", views.submit, name="submit"),
     path("p/<slug:code>/label/<int:assignment_id>/skip/", views.skip, name="skip"),
+    path("p/<slug:code>/label/<int:assignment_id>/heartbeat/", views.heartbeat, name="heartbeat"),
+    path("p/<slug:code>/label/<int:assignment_id>/draft/", views.draft, name="draft"),
     path("api/v1/label/<slug:code>/next", api.NextView.as_view(), name="api-next"),
     path("api/v1/projects/<slug:slug>/", api.ProjectDetailView.as_view(), name="api-project"),
     path("api/v1/projects/<slug:slug>/export", api.ExportView.as_view(), name="api-export"),
@@ -19,5 +21,10 @@ urlpatterns = [
         "api/v1/label/<slug:code>/assignments/<int:assignment_id>",
         api.SubmitView.as_view(),
         name="api-submit",
+    ),
+    path(
+        "api/v1/label/<slug:code>/assignments/<int:assignment_id>/heartbeat",
+        api.HeartbeatView.as_view(),
+        name="api-heartbeat",
     ),
 ]

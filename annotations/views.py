@@ -1,10 +1,12 @@
 """Pages for experts (labelling) and for managers and client viewers (progress, export)."""
 
 import uuid
+from collections.abc import Callable
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
@@ -12,11 +14,12 @@ from annotations import services
 from annotations.bundle import bundle_archive
 from annotations.downloads import export_download
 from annotations.forms import ExportForm, LabelForm, SkipForm
-from annotations.models import Assignment
+from annotations.models import Assignment, Draft
 from annotations.progress import items_left_for, project_progress
 from annotations.rating import rating_blocks
 from labelhub.audit import Action, audit_record
 from labelhub.models import ExpertProfile
+from labelhub.resilience import safe_to_retry
 from labelhub.services import expert_status
 from projects.guidelines import guideline_show
 from projects.models import Project
@@ -41,6 +44,9 @@ def _task_context(
         if project.rates:
             context.update(_rating_context(project, assignment, responses, form))
         context["idempotency_key"] = form["idempotency_key"].value() if form else uuid.uuid4()
+        if form is None:  # a fresh form: put back what the expert had entered before, if anything
+            saved = Draft.objects.filter(assignment=assignment).first()
+            context["draft"] = saved.fields if saved else None
     return context
 
 
@@ -121,6 +127,7 @@ def label(request: HttpRequest, code: str) -> HttpResponse:
     return _render_task(request, _task_context(project, assignment))
 
 
+@safe_to_retry  # the idempotency key stores one annotation however often this runs
 @require_POST
 @login_required
 def submit(request: HttpRequest, code: str, assignment_id: int) -> HttpResponse:
@@ -146,6 +153,7 @@ def submit(request: HttpRequest, code: str, assignment_id: int) -> HttpResponse:
     return _next_task(request, project, notice="Saved.")
 
 
+@safe_to_retry
 @require_POST
 @login_required
 def skip(request: HttpRequest, code: str, assignment_id: int) -> HttpResponse:
@@ -166,6 +174,48 @@ def skip(request: HttpRequest, code: str, assignment_id: int) -> HttpResponse:
     except ValidationError as error:
         return _render_task(request, _task_context(project, assignment, notice=" ".join(error.messages)), 422)
     return _next_task(request, project, notice="Skipped.")
+
+
+def _on_own_lease(
+    request: HttpRequest, code: str, assignment_id: int, act: Callable[[Assignment], dict]
+) -> JsonResponse:
+    """Run `act` on the expert's own assignment and answer in JSON: 409 when the lease went to
+    someone else, 400 with the reason when the request cannot be met."""
+    project = project_for(request.user, Perm.LABEL, code=code)
+    assignment = _assignment(request, project, assignment_id)
+    try:
+        return JsonResponse(act(assignment))
+    except services.LeaseLost as lost:
+        return JsonResponse({"error": str(lost)}, status=409)
+    except ValidationError as error:
+        return JsonResponse({"error": " ".join(error.messages)}, status=400)
+
+
+@safe_to_retry
+@require_POST
+@login_required
+def heartbeat(request: HttpRequest, code: str, assignment_id: int) -> JsonResponse:
+    """The page is in use: extend the lease."""
+
+    def extend(assignment: Assignment) -> dict:
+        extended = services.assignment_extend(assignment=assignment, expert=request.user)
+        return {"expires_at": extended.expires_at.isoformat()}
+
+    return _on_own_lease(request, code, assignment_id, extend)
+
+
+@safe_to_retry
+@require_POST
+@login_required
+def draft(request: HttpRequest, code: str, assignment_id: int) -> JsonResponse:
+    """Autosave: keep the form as it stands (sent as the form itself), and extend the lease."""
+
+    def save(assignment: Assignment) -> dict:
+        fields = dict(request.POST.lists())
+        saved = services.draft_save(assignment=assignment, expert=request.user, fields=fields)
+        return {"expires_at": saved.assignment.expires_at.isoformat(), "saved_at": saved.saved_at.isoformat()}
+
+    return _on_own_lease(request, code, assignment_id, save)
 
 
 def _next_task(request: HttpRequest, project: Project, notice: str) -> HttpResponse:
@@ -195,6 +245,8 @@ def _overview(
             "project": project,
             "progress": project_progress(project, identify_experts=identify),
             "export_form": export_form,
+            "can_manage": identify,
+            "skip_flag_min": settings.SKIP_FLAG_MIN,
         },
         status=status,
     )

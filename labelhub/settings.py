@@ -74,6 +74,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Runs the view after CSRF and authentication: retries what is safe when the database drops.
+    "labelhub.resilience.DatabaseRestartMiddleware",
     # Last, as django-axes asks: it turns a lockout raised during login into its response.
     "axes.middleware.AxesMiddleware",
 ]
@@ -148,6 +150,9 @@ ITEM_IMPORT_DIR = Path(os.environ.get("ITEM_IMPORT_DIR", BASE_DIR / "var" / "imp
 
 # Conflict of interest: how far back a membership in a competitor's project still counts.
 CONFLICT_WINDOW_DAYS = int(os.environ.get("CONFLICT_WINDOW_DAYS", "365"))
+
+# Items skipped by at least this many experts are flagged on the project page.
+SKIP_FLAG_MIN = int(os.environ.get("SKIP_FLAG_MIN", "2"))
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "annotations:home"

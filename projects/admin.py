@@ -3,6 +3,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -79,6 +80,8 @@ class ProjectAdmin(ProjectScopedAdmin):
                     "randomize_sides",
                     "lease_minutes",
                     "required_domain",
+                    "gold_percent",
+                    "shuffle_items",
                 ]
             },
         ),
@@ -164,21 +167,40 @@ class LabellingStatusFilter(admin.SimpleListFilter):
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         if self.value() is None:
             return queryset
-        counted = queryset.alias(n_labels=Count("annotations", distinct=True))
         overlap = F("project__labels_per_item")
         return {
-            "not_started": counted.filter(n_labels=0),
-            "in_progress": counted.filter(n_labels__gt=0, n_labels__lt=overlap),
-            "complete": counted.filter(n_labels__gte=overlap),
+            "not_started": queryset.filter(n_labels=0),
+            "in_progress": queryset.filter(n_labels__gt=0, n_labels__lt=overlap),
+            "complete": queryset.filter(n_labels__gte=overlap),
         }.get(self.value(), queryset)
+
+
+class SkippedFilter(admin.SimpleListFilter):
+    """Items several experts declined (the project page flags the same ones)."""
+
+    title = "skips"
+    parameter_name = "skipped"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [
+            ("flagged", f"Skipped by {settings.SKIP_FLAG_MIN} or more"),
+            ("any", "Skipped at least once"),
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        least = {"flagged": settings.SKIP_FLAG_MIN, "any": 1}.get(self.value())
+        if least is None:
+            return queryset
+        return queryset.alias(n_skips=Count("skips")).filter(n_skips__gte=least)
 
 
 @admin.register(Item)
 class ItemAdmin(ProjectScopedAdmin):
-    list_display = ["external_id", "project", "domain", "is_chat", "is_gold", "created_at"]
-    list_filter = ["project", LabellingStatusFilter, "domain", "is_gold", "is_chat"]
+    list_display = ["external_id", "project", "domain", "priority", "n_labels", "is_gold", "created_at"]
+    list_editable = ["priority"]
+    list_filter = ["project", LabellingStatusFilter, SkippedFilter, "domain", "is_gold", "is_chat"]
     search_fields = ["external_id"]
-    readonly_fields = ["content_hash", "is_chat"]
+    readonly_fields = ["content_hash", "is_chat", "n_labels"]
     inlines = [ResponseInline]
 
     def get_urls(self) -> list:

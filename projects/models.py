@@ -61,6 +61,16 @@ class Project(models.Model):
     required_domain = models.CharField(
         max_length=80, blank=True, help_text="Only experts vetted for this domain work on the project."
     )
+    gold_percent = models.PositiveSmallIntegerField(
+        default=0,
+        help_text="Share of each expert's items that are gold checks (0-50%). Gold items look like "
+        "any other item; experts' answers on them give their accuracy.",
+    )
+    shuffle_items = models.BooleanField(
+        default=False,
+        help_text="Serve items of equal standing (labels so far, priority) in random order "
+        "instead of import order.",
+    )
     price_per_label = models.DecimalField(
         max_digits=10,
         decimal_places=2,
@@ -91,6 +101,9 @@ class Project(models.Model):
             ),
             models.CheckConstraint(
                 condition=models.Q(status__in=["active", "paused", "archived"]), name="project_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(gold_percent__lte=50), name="project_gold_percent_at_most_half"
             ),
         ]
 
@@ -274,12 +287,23 @@ class Item(models.Model):
     )
     # sha256 of the canonical item content: tells a re-import of the same item from a change.
     content_hash = models.CharField(max_length=64)
+    priority = models.IntegerField(
+        default=0, db_default=0, help_text="Items with a higher priority are served first."
+    )
+    # Annotations submitted so far, counted by the submit service in the same transaction. Serving
+    # walks an index on it (partly labelled items first, full ones out of range) instead of
+    # counting every item's annotations on every request.
+    n_labels = models.PositiveIntegerField(default=0, db_default=0, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["project", "id"]
         constraints = [
             models.UniqueConstraint(fields=["project", "external_id"], name="item_external_id_unique"),
+        ]
+        indexes = [
+            # The serving order: partly labelled first, then priority, then import order.
+            models.Index(fields=["project", "-n_labels", "-priority", "id"], name="item_serving_order"),
         ]
 
     def __str__(self) -> str:

@@ -85,9 +85,149 @@
     }
   }, 1000);
 
+  // Status line on the form: draft saved, lease trouble, submission problems.
+  function say(form, text, isError) {
+    const line = form && form.querySelector("[data-task-status]");
+    if (!line) return;
+    line.textContent = text;
+    line.classList.toggle("error", !!isError);
+  }
+
+  function csrf(form) {
+    const field = form.querySelector('input[name="csrfmiddlewaretoken"]');
+    return field ? field.value : "";
+  }
+
+  function post(form, url, body) {
+    return fetch(url, {
+      method: "POST",
+      body: body || new FormData(),
+      headers: { "X-CSRFToken": csrf(form), "X-Requested-With": "fetch" },
+      credentials: "same-origin",
+    });
+  }
+
+  function clock(iso) {
+    return new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  }
+
+  // A lease answer that says the item is gone: stop saving and keep the page as it is.
+  function leaseLost(form, response) {
+    return response.json().then(function (data) {
+      form.dataset.leaseLost = "1";
+      say(form, data.error || "This item is no longer yours.", true);
+    });
+  }
+
+  // Drafts: what the expert enters is saved a moment after they stop typing (and extends the
+  // lease), and put back when the form is shown again after a reload, a crash or a new login.
+  const DRAFT_DELAY_MS = 1500;
+  const draft = { timer: null, form: null, pending: false };
+
+  function saveDraft() {
+    const form = draft.form;
+    draft.timer = null;
+    if (!form || !document.contains(form) || form.dataset.leaseLost) return;
+    draft.pending = false;
+    post(form, form.dataset.draftUrl, new FormData(form))
+      .then(function (response) {
+        if (response.ok) {
+          return response.json().then(function (data) { say(form, "Draft saved at " + clock(data.saved_at) + "."); });
+        }
+        if (response.status === 409) return leaseLost(form, response);
+        if (response.status === 400) {
+          return response.json().then(function (data) { say(form, data.error, true); });
+        }
+        draft.pending = true;
+        say(form, "Your draft could not be saved just now; it stays on this page and is saved again shortly.", true);
+      })
+      .catch(function () {
+        draft.pending = true;
+        say(form, "Offline? Your draft stays on this page and is saved when the connection is back.", true);
+      });
+  }
+
+  function draftChanged(event) {
+    const form = event.target instanceof Element ? event.target.closest("form[data-task-form]") : null;
+    if (!form) return;
+    draft.form = form;
+    window.clearTimeout(draft.timer);
+    draft.timer = window.setTimeout(saveDraft, DRAFT_DELAY_MS);
+  }
+  document.addEventListener("input", draftChanged);
+  document.addEventListener("change", draftChanged);
+
+  function restoreDraft() {
+    const form = taskForm();
+    const source = document.getElementById("task-draft");
+    if (!form || !source || form.dataset.restored) return;
+    form.dataset.restored = "1";
+    const fields = JSON.parse(source.textContent);
+    Object.keys(fields).forEach(function (name) {
+      const values = fields[name];
+      form.querySelectorAll('[name="' + CSS.escape(name) + '"]').forEach(function (input) {
+        if (input.type === "radio" || input.type === "checkbox") {
+          input.checked = values.indexOf(input.value) !== -1;
+        } else if (input.type !== "hidden") {
+          input.value = values[0] || "";
+        }
+      });
+    });
+    say(form, "Your draft from earlier is back.");
+  }
+
+  // Heartbeat: while the expert works on the page, the lease is extended well before it ends.
+  const heartbeat = { last: Date.now() };
+  window.setInterval(function () {
+    const form = taskForm();
+    if (!form || form.dataset.leaseLost || document.hidden) return;
+    const minutes = parseInt(form.dataset.leaseMinutes, 10) || 30;
+    const every = Math.min(Math.max(minutes * 15000, 20000), 300000); // a quarter of the lease
+    if (Date.now() - heartbeat.last < every || Date.now() - state.lastInput > every) return;
+    heartbeat.last = Date.now();
+    if (draft.pending) { saveDraft(); return; } // saving a draft extends the lease as well
+    post(form, form.dataset.heartbeatUrl)
+      .then(function (response) { if (response.status === 409) return leaseLost(form, response); })
+      .catch(function () { /* the next beat tries again */ });
+  }, 5000);
+
+  // A submission that does not get through keeps the form as it is and says so. Server trouble
+  // (503) and lost connections are retried: the idempotency key makes a repeat harmless.
+  const RETRIES = [1000, 3000, 8000];
+  const retry = { key: null, attempt: 0 };
+
+  function submissionFailed(event, reason) {
+    const form = event.detail.elt;
+    if (!form || !form.matches || !form.matches("form[data-task-form]")) return;
+    const key = form.querySelector('input[name="idempotency_key"]').value;
+    if (retry.key !== key) { retry.key = key; retry.attempt = 0; }
+    const status = event.detail.xhr ? event.detail.xhr.status : 0;
+    if ((status === 0 || status === 503) && retry.attempt < RETRIES.length) {
+      say(form, reason + " Trying again…", true);
+      window.setTimeout(function () { if (document.contains(form)) form.requestSubmit(); }, RETRIES[retry.attempt]);
+      retry.attempt += 1;
+      return;
+    }
+    say(form, reason + " Nothing you entered is lost; submit again when ready.", true);
+  }
+  document.addEventListener("htmx:sendError", function (event) {
+    submissionFailed(event, "Not submitted: the server could not be reached.");
+  });
+  document.addEventListener("htmx:responseError", function (event) {
+    const status = event.detail.xhr.status;
+    const reason = status === 503 ? "Not submitted: the service is briefly unavailable."
+      : status === 403 ? "Not submitted: you are signed out or no longer on this project; sign in again in another tab."
+      : "Not submitted: the server had a problem (" + status + ").";
+    submissionFailed(event, reason);
+  });
+
+  document.addEventListener("DOMContentLoaded", restoreDraft);
+
   // After a new task arrives, put the focus at its top so the keys act on it at once.
   document.addEventListener("htmx:afterSwap", function (event) {
     if (event.target && event.target.id === "task") {
+      restoreDraft();
+      heartbeat.last = Date.now();
       const task = document.getElementById("task");
       if (task) {
         task.setAttribute("tabindex", "-1");

@@ -5,11 +5,11 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from annotations.services import Judgment, annotation_submit, assignment_next
-from tests.factories import ItemFactory
+from tests.factories import FixedDraws, ItemFactory
 
 
-def label(project, expert) -> None:
-    assignment = assignment_next(project=project, expert=expert)
+def label(project, expert, rng=None) -> None:
+    assignment = assignment_next(project=project, expert=expert, rng=rng)
     annotation_submit(
         assignment=assignment, expert=expert, judgment=Judgment("A", 1, ""), idempotency_key=uuid.uuid4()
     )
@@ -53,7 +53,9 @@ def test_the_item_list_filters_by_labelling_status(client, manager, progressed, 
 def test_the_item_and_annotation_lists_filter_by_gold_domain_and_expert(client, manager, acme, annotator):
     ItemFactory(project=acme, external_id="g-1", is_gold=True, gold_answer={"preference": "a"}, domain="")
     ItemFactory(project=acme, external_id="n-1")
-    label(acme, annotator)
+    acme.gold_percent = 10
+    acme.save()
+    label(acme, annotator, rng=FixedDraws(0.0))  # the gold check comes first
     client.force_login(manager)
     items = client.get(reverse("admin:projects_item_changelist"), {"is_gold__exact": "1"}).context["cl"]
     assert [item.external_id for item in items.result_list] == ["g-1"]

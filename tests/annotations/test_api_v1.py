@@ -39,7 +39,15 @@ def test_a_manager_sees_settings_and_progress_with_experts_by_name(manager, judg
     assert body["slug"] == "acme-helpfulness" and body["client"] == "Acme Labs"
     assert body["labels_per_item"] == judged.labels_per_item and "allow_tie" in body
     assert body["progress"]["items"] == 5 and body["progress"]["annotations"] == 2
-    assert body["progress"]["per_expert"] == [{"annotator": "acme-expert", "labels": 2}]
+    assert body["progress"]["per_expert"] == [
+        {
+            "annotator": "acme-expert",
+            "labels": 2,
+            "gold_answered": 0,
+            "gold_correct": 0,
+            "gold_accuracy": None,
+        }
+    ]
 
 
 def test_a_client_viewer_sees_experts_only_by_pseudonym(viewer, judged):

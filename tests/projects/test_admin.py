@@ -100,6 +100,7 @@ def new_project_form(client_pk: int, **overrides) -> dict:
         "labels_per_item": "1",
         "strength_scale": "three",
         "lease_minutes": "30",
+        "gold_percent": "0",
         "required_domain": "",
         "price_per_label": "",
         "criteria-TOTAL_FORMS": "0",
@@ -201,6 +202,7 @@ def test_changes_to_items_in_the_admin_are_audited(manager_client, acme, acme_it
         "prompt": '"Q?"',
         "domain": "",
         "metadata": "{}",
+        "priority": "0",
         "responses-TOTAL_FORMS": "0",
         "responses-INITIAL_FORMS": "0",
     }

@@ -135,6 +135,7 @@ def test_a_manager_edits_the_rubric_inline_on_the_project_and_a_rated_one_gets_a
         "labels_per_item": "1",
         "strength_scale": "three",
         "lease_minutes": "30",
+        "gold_percent": "0",
         "required_domain": "",
         "price_per_label": "",
         "criteria-TOTAL_FORMS": "1",

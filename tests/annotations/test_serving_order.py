@@ -1,0 +1,201 @@
+"""What an expert is served next: partly labelled items first, then priority, then import order;
+gold checks mixed in at the project's rate; items many experts skip flagged for the manager."""
+
+import itertools
+import random
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from annotations.models import Annotation, Assignment
+from annotations.progress import project_progress
+from annotations.services import Judgment, annotation_submit, assignment_next, assignment_skip
+from projects.models import Item, Membership
+from tests.conftest import member
+from tests.factories import FixedDraws, ItemFactory
+
+NO_GOLD = FixedDraws(0.99)  # no draw makes a gold check due
+GOLD_NOW = FixedDraws(0.0)  # every draw does
+
+
+def submit(assignment, expert, choice="A"):
+    return annotation_submit(
+        assignment=assignment,
+        expert=expert,
+        judgment=Judgment(choice, 2, ""),
+        idempotency_key=uuid.uuid4(),
+    )
+
+
+def label(project, expert, choice="A", rng=NO_GOLD):
+    assignment = assignment_next(project=project, expert=expert, rng=rng)
+    submit(assignment, expert, choice)
+    return assignment
+
+
+def experts(project, n):
+    return [member(project, f"expert-{i}", Membership.Role.EXPERT) for i in range(n)]
+
+
+def test_higher_priority_items_come_first_then_import_order(acme, annotator):
+    first, second, urgent = (ItemFactory(project=acme) for _ in range(3))
+    Item.objects.filter(pk=urgent.pk).update(priority=5)
+    assert label(acme, annotator).item == urgent
+    assert label(acme, annotator).item == first
+    assert label(acme, annotator).item == second
+
+
+def test_a_partly_labelled_item_is_finished_before_a_fresh_one(acme, annotator, annotator2):
+    acme.labels_per_item = 2
+    acme.save()
+    old, newer = ItemFactory(project=acme), ItemFactory(project=acme)
+    Item.objects.filter(pk=old.pk).update(priority=1)
+    third = member(acme, "third", Membership.Role.EXPERT)
+    # annotator labels `old`; annotator2 is the second label of `old`; then third starts `newer`,
+    # and `newer`, now partly labelled, goes to annotator before anything else would.
+    assert label(acme, annotator).item == old
+    assert label(acme, annotator2).item == old
+    assert label(acme, third).item == newer
+    fresh_but_urgent = ItemFactory(project=acme)
+    Item.objects.filter(pk=fresh_but_urgent.pk).update(priority=9)
+    assert label(acme, annotator).item == newer
+    assert label(acme, annotator).item == fresh_but_urgent
+
+
+def test_the_label_count_follows_every_submission_and_retry(acme, annotator):
+    item = ItemFactory(project=acme)
+    assignment = assignment_next(project=acme, expert=annotator, rng=NO_GOLD)
+    key = uuid.uuid4()
+    for _ in range(2):  # a retry of the same submission counts once
+        annotation_submit(
+            assignment=assignment, expert=annotator, judgment=Judgment("B", 1, ""), idempotency_key=key
+        )
+    item.refresh_from_db()
+    assert item.n_labels == Annotation.objects.filter(item=item).count() == 1
+
+
+def test_shuffling_serves_items_of_equal_standing_in_random_order(acme):
+    acme.shuffle_items = True
+    acme.labels_per_item = 1
+    acme.save()
+    items = [ItemFactory(project=acme) for _ in range(8)]
+    urgent = ItemFactory(project=acme)
+    Item.objects.filter(pk=urgent.pk).update(priority=3)
+    served = [
+        assignment_next(project=acme, expert=expert, rng=random.Random(seed)).item
+        for seed, expert in enumerate(experts(acme, 9))
+    ]
+    assert served[0] == urgent  # priority still comes first
+    assert sorted(i.pk for i in served[1:]) == [i.pk for i in items]
+    assert [i.pk for i in served[1:]] != [i.pk for i in items]  # but not in import order
+
+
+def test_without_shuffling_the_order_is_the_import_order(acme):
+    acme.labels_per_item = 1
+    acme.save()
+    items = [ItemFactory(project=acme) for _ in range(5)]
+    served = [assignment_next(project=acme, expert=e, rng=GOLD_NOW).item for e in experts(acme, 5)]
+    assert served == items  # no gold items: a due check falls back to real work
+
+
+@pytest.fixture
+def golden(acme):
+    acme.gold_percent = 20
+    acme.labels_per_item = 1
+    acme.save()
+    work = [ItemFactory(project=acme, external_id=f"w-{i}") for i in range(40)]
+    gold = [
+        ItemFactory(project=acme, external_id=f"g-{i}", is_gold=True, gold_answer={"preference": "a"})
+        for i in range(12)
+    ]
+    return work, gold
+
+
+def test_gold_checks_come_in_at_the_projects_rate_and_never_run_past_real_work(acme, annotator, golden):
+    work, _ = golden
+    rng = random.Random(4)
+    served = []
+    while (assignment := assignment_next(project=acme, expert=annotator, rng=rng)) is not None:
+        served.append(assignment.item)
+        submit(assignment, annotator)
+    n_gold = sum(item.is_gold for item in served)
+    assert len(served) - n_gold == len(work)  # all the real work, each item once
+    # 20% of what the expert did, give or take one check; gold never fills the queue on its own.
+    assert abs(n_gold - 0.2 * len(served)) <= 1
+    gaps = {b - a for a, b in itertools.pairwise(i for i, item in enumerate(served) if item.is_gold)}
+    assert len(gaps) > 1  # not every fifth item: experts cannot tell a check by its position
+    assert not served[-1].is_gold
+
+
+def test_a_gold_item_is_not_limited_by_the_overlap(acme, annotator, annotator2, golden):
+    first = assignment_next(project=acme, expert=annotator, rng=GOLD_NOW)
+    second = assignment_next(project=acme, expert=annotator2, rng=GOLD_NOW)
+    assert first.item.is_gold and second.item == first.item  # everyone is checked on it
+
+
+def test_a_late_answer_to_a_gold_check_is_accepted_however_many_answered_it(
+    acme, annotator, annotator2, golden
+):
+    late = assignment_next(project=acme, expert=annotator, rng=GOLD_NOW)
+    Assignment.objects.filter(pk=late.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    submit(assignment_next(project=acme, expert=annotator2, rng=GOLD_NOW), annotator2)  # overlap 1 reached
+    late.refresh_from_db()
+    assert submit(late, annotator).created
+
+
+def test_gold_accuracy_per_expert_on_the_project_page(client, manager, acme, annotator, annotator2, golden):
+    for expert, choice in ((annotator, "A"), (annotator2, "B")):
+        assignment = assignment_next(project=acme, expert=expert, rng=GOLD_NOW)
+        assert assignment.item.is_gold
+        # The expert's "A" is whatever was shown on the left: answer in the item's own terms.
+        left_is_first = assignment.shown_left == 0
+        submit(assignment, expert, choice if left_is_first else {"A": "B", "B": "A"}[choice])
+        label(acme, expert)
+    progress = project_progress(acme, identify_experts=True)
+    by_name = {row.annotator: row for row in progress.per_expert}
+    assert (by_name["acme-expert"].gold_correct, by_name["acme-expert"].gold_answered) == (1, 1)
+    assert by_name["acme-expert2"].gold_accuracy == 0.0
+    assert progress.items == 40 and progress.gold_items == 12  # checks are not counted as work
+    client.force_login(manager)
+    page = client.get(reverse("annotations:project", args=[acme.code])).content.decode()
+    assert "1 of 1 right" in page and "100%" in page and "0 of 1 right" in page
+
+
+@pytest.mark.parametrize("n_skips, flagged", [(1, False), (2, True)])
+def test_items_skipped_by_several_experts_are_flagged_on_the_project_page(
+    client, manager, acme, n_skips, flagged
+):
+    acme.labels_per_item = 3
+    acme.save()
+    item = ItemFactory(project=acme, external_id="broken-1")
+    ItemFactory(project=acme)
+    for expert, reason in zip(experts(acme, n_skips), ("content", "expertise"), strict=False):
+        assignment = assignment_next(project=acme, expert=expert, rng=NO_GOLD)
+        assert assignment.item == item
+        assignment_skip(assignment=assignment, expert=expert, reason=reason)
+    client.force_login(manager)
+    page = client.get(reverse("annotations:project", args=[acme.code])).content.decode()
+    assert ("broken-1" in page) is flagged
+    if flagged:
+        assert "Content problem (broken, unreadable, harmful) (1)" in page
+        assert reverse("admin:projects_item_change", args=[item.pk]) in page
+        listed = client.get(reverse("admin:projects_item_changelist"), {"skipped": "flagged"}).context["cl"]
+        assert [i.external_id for i in listed.result_list] == ["broken-1"]
+    else:
+        assert "No item has been skipped by 2 or more experts" in page
+
+
+def test_client_viewers_see_flagged_items_without_admin_links(client, viewer, acme):
+    item = ItemFactory(project=acme, external_id="broken-2")
+    for expert in experts(acme, 2):
+        assignment_skip(
+            assignment=assignment_next(project=acme, expert=expert, rng=NO_GOLD),
+            expert=expert,
+            reason="other",
+        )
+    client.force_login(viewer)
+    page = client.get(reverse("annotations:project", args=[acme.code])).content.decode()
+    assert "broken-2" in page and reverse("admin:projects_item_change", args=[item.pk]) not in page

@@ -1,0 +1,91 @@
+"""When the database drops mid-request: retry what is safe, answer 503 (never 500) otherwise.
+
+These run outside a test transaction (transactional_db): inside one, a lost connection would
+lose the test's own transaction, and the middleware rightly leaves that to its owner.
+"""
+
+import uuid
+
+import pytest
+from django.db.utils import OperationalError
+from django.urls import reverse
+
+from annotations import services
+from annotations.models import Annotation
+from labelhub import resilience
+from projects.models import Membership
+from tests.conftest import api_for, member
+from tests.factories import ItemFactory, ProjectFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def no_waiting(monkeypatch):
+    monkeypatch.setattr(resilience.time, "sleep", lambda seconds: None)
+
+
+@pytest.fixture
+def setup():
+    project = ProjectFactory()
+    ItemFactory(project=project)
+    return project, member(project, "resilient-expert", Membership.Role.EXPERT)
+
+
+def flaky(monkeypatch, target, name, failures):
+    """Make `target.name` raise OperationalError `failures` times, then behave."""
+    real = getattr(target, name)
+    calls = {"n": 0}
+
+    def wrapper(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] <= failures:
+            raise OperationalError("server closed the connection unexpectedly")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(target, name, wrapper)
+    return calls
+
+
+def test_a_page_is_served_after_the_database_comes_back(client, monkeypatch, setup):
+    project, expert = setup
+    client.force_login(expert)
+    calls = flaky(monkeypatch, services, "assignment_next", failures=2)
+    response = client.get(reverse("annotations:label", args=[project.code]))
+    assert response.status_code == 200 and calls["n"] == 3
+
+
+def test_a_database_that_stays_away_gets_a_503_that_says_nothing_was_saved(client, monkeypatch, setup):
+    project, expert = setup
+    client.force_login(expert)
+    flaky(monkeypatch, services, "assignment_next", failures=99)
+    response = client.get(reverse("annotations:label", args=[project.code]))
+    assert response.status_code == 503 and response["Retry-After"] == "5"
+    assert "Nothing was saved" in response.content.decode()
+    api = api_for(expert).post(
+        reverse("annotations:api-next", kwargs={"code": project.code}), {}, format="json"
+    )
+    assert api.status_code == 503 and "Nothing was saved" in api.json()["detail"]
+
+
+def test_a_submission_is_retried_once_the_database_is_back_and_stored_once(client, monkeypatch, setup):
+    project, expert = setup
+    client.force_login(expert)
+    assignment = services.assignment_next(project=project, expert=expert)
+    calls = flaky(monkeypatch, services, "annotation_submit", failures=1)
+    response = client.post(
+        reverse("annotations:submit", args=[project.code, assignment.pk]),
+        {"choice": "A", "strength": "2", "rationale": "", "idempotency_key": str(uuid.uuid4())},
+    )
+    assert response.status_code == 302 and calls["n"] == 2
+    assert Annotation.objects.filter(assignment=assignment).count() == 1
+
+
+def test_a_write_that_is_not_safe_to_repeat_is_not_retried(client, monkeypatch, setup):
+    from labelhub import views
+
+    _, expert = setup
+    client.force_login(expert)
+    calls = flaky(monkeypatch, views, "api_token_create", failures=99)
+    response = client.post(reverse("token-create"))
+    assert response.status_code == 503 and calls["n"] == 1
