@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import pytest
 from django.db import connections
-from playwright.sync_api import Browser, ConsoleMessage, Error, Page, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Error, Page, expect, sync_playwright
 
 from tests.conftest import skip_or_fail
 
@@ -72,3 +72,12 @@ def page(browser: Browser, browser_errors: BrowserErrors) -> Iterator[Page]:
     page.on("pageerror", browser_errors.page_error)
     yield page
     context.close()
+
+
+def log_in(page: Page, base_url: str, username: str, password: str = "labelhub-demo") -> None:
+    """Log in through the login page and wait for My projects."""
+    page.goto(f"{base_url}/accounts/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="My projects")).to_be_visible()

@@ -10,7 +10,7 @@ from playwright.sync_api import Page, expect
 from pytest_django.live_server_helper import LiveServer
 
 from annotations.models import Annotation
-from tests.browser.conftest import BrowserErrors
+from tests.browser.conftest import BrowserErrors, log_in
 
 SCREENSHOTS = Path(__file__).parent / "screenshots"
 SUBMIT_ACTION = re.compile(r"/label/(\d+)/submit/$")
@@ -53,11 +53,7 @@ def test_expert_labels_two_items_with_the_keyboard_and_sees_them_counted(
 ) -> None:
     call_command("seed_demo", stdout=io.StringIO())
 
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.get_by_label("Username").fill("acme-expert")
-    page.get_by_label("Password").fill("labelhub-demo")
-    page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("heading", name="My projects")).to_be_visible()
+    log_in(page, live_server.url, "acme-expert")
     left_before = items_left_in_aurora(page)
     assert left_before >= 2
 

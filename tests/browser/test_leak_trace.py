@@ -14,7 +14,7 @@ from pytest_django.live_server_helper import LiveServer
 from labelhub.pseudonyms import annotator_pseudonym
 from projects.models import GuidelineView, Membership, Project
 from projects.services import guideline_publish, guideline_view_record
-from tests.browser.conftest import BrowserErrors
+from tests.browser.conftest import BrowserErrors, log_in
 from tests.conftest import member
 
 SCREENSHOTS = Path(__file__).parent / "screenshots"
@@ -88,14 +88,6 @@ def described(view: GuidelineView, pseudonym: str) -> str:
     )
 
 
-def log_in(page: Page, base_url: str, username: str) -> None:
-    page.goto(f"{base_url}/accounts/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill("pw-for-tests")
-    page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("heading", name="My projects")).to_be_visible()
-
-
 def drag_select_and_copy(page: Page, block: Locator) -> str:
     """Select `block` with the mouse from its first letter to its last, copy, and read the clipboard."""
     block.scroll_into_view_if_needed()
@@ -125,7 +117,7 @@ def test_excerpts_copied_from_the_browser_are_traced_to_the_logged_in_viewer(
     pseudonym = annotator_pseudonym(project_id=acme.pk, user_id=expert.pk)
     page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server.url)
 
-    log_in(page, live_server.url, "leaky-expert")
+    log_in(page, live_server.url, "leaky-expert", "pw-for-tests")
     page.goto(live_server.url + reverse("annotations:guidelines", args=[acme.code]))
     expect(page.get_by_role("heading", name="Aurora: guidelines")).to_be_visible()
     body = page.locator(".confidential .markdown")

@@ -13,7 +13,7 @@ from pytest_django.live_server_helper import LiveServer
 from annotations.models import Annotation, Rating
 from projects.models import Item, Membership, Project
 from projects.rubrics import current_criteria
-from tests.browser.conftest import BrowserErrors
+from tests.browser.conftest import BrowserErrors, log_in
 
 SCREENSHOTS = Path(__file__).parent / "screenshots"
 CRITERIA = [("accuracy", "Accuracy"), ("clarity", "Clarity")]
@@ -133,11 +133,7 @@ def test_manager_sets_up_a_rubric_project_and_expert_rates_with_the_keyboard(
     ).exists()
 
     page.get_by_role("button", name="Log out").click()
-    page.goto(f"{base}/accounts/login/")
-    page.get_by_label("Username").fill("acme-expert")
-    page.get_by_label("Password").fill("labelhub-demo")
-    page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("heading", name="My projects")).to_be_visible()
+    log_in(page, base, "acme-expert")
     expect(page.get_by_test_id("left-Nimbus")).to_have_text("2")
     page.get_by_role("row", name=re.compile("Nimbus")).get_by_role("link", name="Start").click()
 

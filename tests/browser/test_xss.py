@@ -35,7 +35,7 @@ from annotations.services import Judgment, annotation_submit, assignment_next
 from projects.importing import parse_items
 from projects.models import Guideline, Item, Membership
 from projects.services import guideline_publish, items_import
-from tests.browser.conftest import BrowserErrors
+from tests.browser.conftest import BrowserErrors, log_in
 from tests.conftest import member
 from tests.factories import ClientFactory, ProjectFactory, UserFactory
 
@@ -358,14 +358,6 @@ def build_jsonl(payloads: list[Payload]) -> tuple[str, dict[str, Placed]]:
     return "\n".join(lines) + "\n", layout
 
 
-def log_in(page: Page, base_url: str, username: str) -> None:
-    page.goto(f"{base_url}/accounts/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("heading", name="My projects")).to_be_visible()
-
-
 @pytest.fixture
 def second_page(browser: Browser) -> Iterator[Page]:
     context = browser.new_context(viewport={"width": 1280, "height": 900})
@@ -436,7 +428,7 @@ def walk_as_expert(
     page: Page, watch: Watch, base: str, payloads: list[Payload], layout: dict[str, Placed]
 ) -> dict[int, str]:
     """Home, guidelines, then the whole queue on the labelling page."""
-    log_in(page, base, "xss-expert")
+    log_in(page, base, "xss-expert", PASSWORD)
     watch.self_test(page)
     watch.shown_exactly("expert home", Payload(CODENAME, False), page.inner_text("main"))
     visit(page, watch, f"{base}/p/nova/guidelines/", "guidelines page")
@@ -454,7 +446,7 @@ def walk_as_expert(
 
 def walk_as_manager(page: Page, watch: Watch, base: str) -> None:
     """Home and the project's page, which shows its name and the client's."""
-    log_in(page, base, "xss-manager")
+    log_in(page, base, "xss-manager", PASSWORD)
     watch.check(page, "manager home")
     visit(page, watch, f"{base}/p/nova/", "manager project page")
     shown = page.inner_text("main")
@@ -473,7 +465,7 @@ def walk_as_staff(
 ) -> None:
     """The admin: lists, every item with its responses inline, the guideline, the colleague's
     annotations with their rationales."""
-    log_in(page, base, "xss-admin")
+    log_in(page, base, "xss-admin", PASSWORD)
     watch.check(page, "staff home")
     project = guideline.project
     for path in (
