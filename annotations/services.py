@@ -123,24 +123,60 @@ def assignment_next(
 def _lease_first_free(
     open_items: QuerySet[Item], *, project: Project, expert: User, now: datetime, rng: random.Random
 ) -> Assignment | None:
-    """Lease the first candidate in serving order that no one else is leasing this instant and
-    that still has room once its lock is held."""
+    """Lease the first candidate in serving order that still has room once its lock is held.
+
+    Candidates locked this instant (another expert leasing or submitting them) are stepped over
+    at first; if nothing else is free, their locks are waited for, so a brief lock never makes
+    an expert think the project is done.
+    """
     ranked = open_items.order_by("-n_labels", "-priority", "pk")
     tried: list[int] = []
+    locked: list[int] = []
     while len(tried) < MAX_CANDIDATES:
         window = list(
             ranked.exclude(pk__in=tried).values_list("pk", "n_labels", "priority")[:CANDIDATE_WINDOW]
         )
         if not window:
-            return None
+            break
         if project.shuffle_items:
             window.sort(key=lambda row: (-row[1], -row[2], rng.random()))
         for pk, _, _ in window:
             tried.append(pk)
-            item = Item.objects.select_for_update(skip_locked=True).filter(pk=pk).first()
-            if item is not None and _has_room(item=item, project=project, expert=expert, now=now):
-                return _lease(item=item, project=project, expert=expert, now=now, rng=rng)
+            outcome = _try_lease(pk, wait=False, project=project, expert=expert, now=now, rng=rng)
+            if outcome is _LOCKED:
+                locked.append(pk)
+            elif outcome is not None:
+                return outcome
+    for pk in locked:
+        outcome = _try_lease(pk, wait=True, project=project, expert=expert, now=now, rng=rng)
+        if isinstance(outcome, Assignment):
+            return outcome
     return None
+
+
+_LOCKED = object()  # the candidate's lock was held by someone else
+
+
+class _NoRoom(Exception):
+    pass
+
+
+def _try_lease(
+    pk: int, *, wait: bool, project: Project, expert: User, now: datetime, rng: random.Random
+) -> Assignment | object | None:
+    """Lease item `pk` if it still has room under its lock. A lock that gives no lease is let go
+    at once (its savepoint is rolled back), so a request never holds one item while waiting for
+    another: two requests cannot deadlock over candidates."""
+    try:
+        with transaction.atomic():
+            item = Item.objects.select_for_update(skip_locked=not wait).filter(pk=pk).first()
+            if item is None:
+                return _LOCKED if not wait else None
+            if not _has_room(item=item, project=project, expert=expert, now=now):
+                raise _NoRoom
+            return _lease(item=item, project=project, expert=expert, now=now, rng=rng)
+    except _NoRoom:
+        return None
 
 
 def gold_items_open_to(*, project: Project, expert: User) -> QuerySet[Item]:
