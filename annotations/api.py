@@ -13,7 +13,6 @@ from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import StreamingHttpResponse
-from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
@@ -30,6 +29,7 @@ from annotations.exports import FORMATS
 from annotations.forms import ExportForm
 from annotations.models import Annotation, Assignment
 from annotations.progress import project_progress
+from annotations.queries import own_assignment
 from labelhub.resilience import safe_to_retry
 from projects.api import ProjectSerializer
 from projects.permissions import Perm, has_project_perm, project_for
@@ -100,7 +100,7 @@ class SubmitView(APIView):
     @extend_schema(request=InputSerializer, responses={201: OpenApiTypes.OBJECT, 200: OpenApiTypes.OBJECT})
     def post(self, request: Request, code: str, assignment_id: int) -> Response:
         project = project_for(request.user, Perm.LABEL, code=code)
-        assignment = get_object_or_404(Assignment, pk=assignment_id, project=project, expert=request.user)
+        assignment = own_assignment(user=request.user, project=project, assignment_id=assignment_id)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         judgment = services.Judgment(
@@ -141,7 +141,7 @@ class HeartbeatView(APIView):
     @extend_schema(request=None, responses={200: OutputSerializer, 409: OpenApiTypes.OBJECT})
     def post(self, request: Request, code: str, assignment_id: int) -> Response:
         project = project_for(request.user, Perm.LABEL, code=code)
-        assignment = get_object_or_404(Assignment, pk=assignment_id, project=project, expert=request.user)
+        assignment = own_assignment(user=request.user, project=project, assignment_id=assignment_id)
         try:
             assignment = services.assignment_extend(assignment=assignment, expert=request.user)
         except services.LeaseLost as lost:

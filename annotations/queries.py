@@ -4,6 +4,7 @@ from datetime import datetime
 
 from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
+from django.shortcuts import get_object_or_404
 
 from annotations.models import Annotation, Assignment
 
@@ -29,3 +30,13 @@ def live_leases_per_item(now: datetime, *, excluding=None) -> Coalesce:
     if excluding is not None:
         leases = leases.exclude(expert=excluding)
     return per_item_count(leases)
+
+
+def own_assignment(*, user, project, assignment_id: int) -> Assignment:
+    """`user`'s assignment `assignment_id` in `project` (already checked by the permission door),
+    with its item; 404 for anyone else's."""
+    assignment = get_object_or_404(
+        Assignment.objects.select_related("item"), pk=assignment_id, project=project, expert=user
+    )
+    assignment.project = project  # the one the caller holds, not a second read of it
+    return assignment

@@ -1,16 +1,23 @@
 """Serving items to experts and storing what they submit.
 
 Concurrency model: every lease on an item is taken while holding that item's row lock
-(`SELECT … FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite serialises writers anyway), and the
-item's remaining room is counted again *after* the lock is held, by a fresh statement. Counting
-before the lock would read a snapshot that may predate a lease another expert just committed, and
-the item could then go past its overlap.
+(`SELECT … FOR NO KEY UPDATE SKIP LOCKED` on PostgreSQL; SQLite serialises writers anyway), and
+the item's remaining room is counted again *after* the lock is held, by a fresh statement.
+Counting before the lock would read a snapshot that may predate a lease another expert just
+committed, and the item could then go past its overlap. A submission takes the same lock when it
+counts the label on the item, so leases and labels of one item are serialised.
+
+The lock is the NO KEY UPDATE kind on purpose: it does not conflict with the KEY SHARE locks that
+inserting an annotation or an assignment takes on the item it references. With a plain FOR
+UPDATE, a request waiting for an item would queue ahead of a submission that already holds KEY
+SHARE on it and wait for it, while the submission waited behind it: a deadlock under load.
 """
 
 import random
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from types import EllipsisType
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -18,7 +25,7 @@ from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 
 from annotations.models import Annotation, Assignment, Draft, Rating, Skip
-from annotations.queries import annotations_per_item, live_leases, live_leases_per_item
+from annotations.queries import annotations_per_item, live_leases_per_item
 from annotations.rating import ResponseRating, build_ratings, validate_ratings
 from labelhub.models import User
 from labelhub.services import expert_eligible_domains
@@ -39,13 +46,17 @@ class LeaseLost(Exception):
     """The lease ran out and the slot went to someone else before the submission arrived."""
 
 
-def items_eligible_for(items: QuerySet[Item], *, expert: User) -> QuerySet[Item]:
+def items_eligible_for(
+    items: QuerySet[Item], *, expert: User, domains: list[str] | EllipsisType | None = ...
+) -> QuerySet[Item]:
     """`items` narrowed to those `expert` may be sent: none unless their expert profile is vetted,
-    then the items with no domain and those in a domain they are vetted for.
+    then the items with no domain and those in a domain they are vetted for. (`domains`: the
+    expert's eligible domains when the caller has read them already.)
 
     Serving and the "items left" figures both filter through here, so they never disagree.
     """
-    domains = expert_eligible_domains(user=expert)
+    if domains is ...:
+        domains = expert_eligible_domains(user=expert)
     if domains is None:
         return items.none()
     # A paused or archived project serves nothing; a required domain bars experts not vetted for it.
@@ -56,11 +67,13 @@ def items_eligible_for(items: QuerySet[Item], *, expert: User) -> QuerySet[Item]
     )
 
 
-def items_open_to(*, project: Project, expert: User, now: datetime) -> QuerySet[Item]:
+def items_open_to(
+    *, project: Project, expert: User, now: datetime, domains: list[str] | EllipsisType | None = ...
+) -> QuerySet[Item]:
     """Items of `project` still short of labels that `expert` has neither labelled nor skipped,
     among those `expert` is eligible for (see `items_eligible_for`)."""
     return (
-        items_eligible_for(Item.objects.filter(project=project), expert=expert)
+        items_eligible_for(Item.objects.filter(project=project), expert=expert, domains=domains)
         .exclude(annotations__expert=expert)
         .exclude(skips__expert=expert)
         # The first filter is implied by the second; it lets the serving-order index skip the
@@ -75,19 +88,11 @@ def _has_room(*, item: Item, project: Project, expert: User, now: datetime) -> b
     if item.is_gold:
         return True  # a gold check has no overlap: every expert may answer it
     taken = (
-        Annotation.objects.filter(item=item).count()
-        + Assignment.objects.filter(live_leases(now), item=item).exclude(expert=expert).count()
+        Item.objects.filter(pk=item.pk)
+        .values_list(annotations_per_item() + live_leases_per_item(now, excluding=expert), flat=True)
+        .get()
     )
     return taken < project.labels_per_item
-
-
-def live_assignment(*, project: Project, expert: User, now: datetime | None = None) -> Assignment | None:
-    now = now or timezone.now()
-    return (
-        Assignment.objects.select_related("item")
-        .filter(live_leases(now), project=project, expert=expert)
-        .first()
-    )
 
 
 @transaction.atomic
@@ -101,17 +106,24 @@ def assignment_next(
     """
     now = now or timezone.now()
     rng = rng or random
-    live = live_assignment(project=project, expert=expert, now=now)
-    if live is not None and items_eligible_for(Item.objects.filter(pk=live.item_id), expert=expert).exists():
-        return live
-    # A lapsed lease no longer holds a slot; close it so the one-open-lease rule admits a new one.
-    # So is a live lease the expert may no longer work on (suspended since, or no longer vetted
-    # for the item's domain): it is not resumed, and its slot goes back to the other experts.
-    Assignment.objects.filter(project=project, expert=expert, status=Status.ACTIVE).update(
-        status=Status.EXPIRED
+    # Read once: eligibility (vetting, domains) decides both the resumed lease and the candidates.
+    domains = expert_eligible_domains(user=expert)
+    # At most one (a database constraint): the open lease, live or lapsed.
+    held = (
+        Assignment.objects.select_related("item")
+        .filter(project=project, expert=expert, status=Status.ACTIVE)
+        .first()
     )
-    # Built once: eligibility (vetting, domains) is read here, not again for every candidate.
-    open_items = items_open_to(project=project, expert=expert, now=now).filter(is_gold=False)
+    if held is not None:
+        if held.expires_at > now and (
+            items_eligible_for(Item.objects.filter(pk=held.item_id), expert=expert, domains=domains).exists()
+        ):
+            return held
+        # A lapsed lease no longer holds a slot; close it so the one-open-lease rule admits a new
+        # one. So is a live lease the expert may no longer work on (suspended since, or no longer
+        # vetted for the item's domain): it is not resumed, and its slot goes back to the others.
+        Assignment.objects.filter(pk=held.pk).update(status=Status.EXPIRED)
+    open_items = items_open_to(project=project, expert=expert, now=now, domains=domains).filter(is_gold=False)
     # Gold checks are mixed into real work, never served once it has run out.
     if _gold_due(project=project, expert=expert, rng=rng) and open_items.exists():
         gold = gold_items_open_to(project=project, expert=expert).order_by("pk").first()
@@ -169,7 +181,10 @@ def _try_lease(
     another: two requests cannot deadlock over candidates."""
     try:
         with transaction.atomic():
-            item = Item.objects.select_for_update(skip_locked=not wait).filter(pk=pk).first()
+            # of=self, and no ordering: the default ordering joins the project, whose row would be
+            # locked too, and every expert of the project would then queue on that one row.
+            lock = Item.objects.select_for_update(no_key=True, skip_locked=not wait, of=("self",))
+            item = lock.filter(pk=pk).order_by().first()
             if item is None:
                 return _LOCKED if not wait else None
             if not _has_room(item=item, project=project, expert=expert, now=now):
@@ -213,8 +228,7 @@ def _lease(*, item: Item, project: Project, expert: User, now: datetime, rng: ra
     assignment.status = Status.ACTIVE
     assignment.leased_at = now
     assignment.expires_at = expires_at
-    assignment.full_clean(validate_unique=False, validate_constraints=False)
-    assignment.save()
+    assignment.save()  # every value is the server's own; the database's constraints check them
     return assignment
 
 
@@ -335,7 +349,7 @@ def _store(
         )
     if assignment.status == Status.EXPIRED or assignment.expires_at <= now:
         # A late submission is still welcome while the slot it held is free.
-        item = Item.objects.select_for_update().get(pk=assignment.item_id)
+        item = Item.objects.select_for_update(no_key=True, of=("self",)).get(pk=assignment.item_id)
         if not _has_room(item=item, project=project, expert=expert, now=now):
             raise LeaseLost("Your time on this item ran out and other experts completed it.")
     preference, directional = (
@@ -353,7 +367,7 @@ def _store(
         guideline=current_guideline(project),
         idempotency_key=key,
     )
-    annotation.full_clean(validate_unique=False, validate_constraints=False)
+    # Validated above (the judgment) or the server's own; the database's constraints check them.
     annotation.save()
     if project.rates:
         Rating.objects.bulk_create(
@@ -416,7 +430,7 @@ def _extend(assignment: Assignment, *, expert: User, now: datetime) -> None:
     project = assignment.project
     lapsed = assignment.status == Status.EXPIRED or assignment.expires_at <= now
     if lapsed:
-        item = Item.objects.select_for_update().get(pk=assignment.item_id)
+        item = Item.objects.select_for_update(no_key=True, of=("self",)).get(pk=assignment.item_id)
         moved_on = (
             Assignment.objects.filter(project=project, expert=expert, status=Status.ACTIVE)
             .exclude(pk=assignment.pk)

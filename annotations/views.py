@@ -7,7 +7,7 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from annotations import services
@@ -16,6 +16,7 @@ from annotations.downloads import export_download
 from annotations.forms import ExportForm, LabelForm, SkipForm
 from annotations.models import Assignment, Draft
 from annotations.progress import items_left_for, project_progress
+from annotations.queries import own_assignment
 from annotations.rating import rating_blocks
 from labelhub.audit import Action, audit_record
 from labelhub.models import ExpertProfile
@@ -99,7 +100,7 @@ def _render_task(request: HttpRequest, context: dict, status: int = 200) -> Http
 
 
 def _assignment(request: HttpRequest, project: Project, assignment_id: int) -> Assignment:
-    return get_object_or_404(Assignment, pk=assignment_id, project=project, expert=request.user)
+    return own_assignment(user=request.user, project=project, assignment_id=assignment_id)
 
 
 @require_GET
