@@ -1,6 +1,5 @@
 """Writes to projects, memberships, guidelines and items. One function per action."""
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -16,7 +15,7 @@ from guardian.shortcuts import assign_perm, remove_perm
 from labelhub.audit import Action, audit_record
 from labelhub.models import User
 from projects.fingerprints import strip_marks
-from projects.importing import ItemRecord, LineError
+from projects.importing import ItemRecord, LineError, canonical_json
 from projects.models import Client, Guideline, GuidelineView, Item, Membership, Project, Response
 from projects.permissions import (
     ROLE_PERMS,
@@ -357,10 +356,10 @@ def _copy_new_items(project: Project, records: list[ItemRecord]) -> None:
                         item_id,
                         project.pk,
                         record.external_id,
-                        json.dumps(record.prompt, ensure_ascii=False),
+                        canonical_json(record.prompt).decode(),
                         record.is_chat,
                         record.domain,
-                        json.dumps(record.metadata, ensure_ascii=False),
+                        canonical_json(record.metadata).decode(),
                         record.content_hash,
                         now,
                         False,
