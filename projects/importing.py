@@ -86,29 +86,37 @@ class ItemRecord:
 
     @cached_property
     def content_hash(self) -> str:
-        # Stored hashes were made with json.dumps; canonical_json gives the same bytes.
-        canonical = canonical_json([self.prompt, self.responses, self.domain, self.metadata])
-        return hashlib.sha256(canonical).hexdigest()
+        # Stored hashes were made with json.dumps; canonical_json gives the same bytes. The
+        # checks leave strings only outside `metadata`, so only it can need json's slower path.
+        content = [self.prompt, self.responses, self.domain, self.metadata]
+        if self.metadata and _has_float(self.metadata):
+            return hashlib.sha256(canonical_json(content)).hexdigest()
+        return hashlib.sha256(canonical_json(content, plain=True)).hexdigest()
 
 
 def _has_float(value: Any) -> bool:
-    if isinstance(value, float):
-        return True
-    if isinstance(value, dict):
-        return any(_has_float(v) for v in value.values())
-    if isinstance(value, list | tuple):
-        return any(_has_float(v) for v in value)
+    stack = [value]
+    while stack:
+        value = stack.pop()
+        kind = type(value)
+        if kind is float:
+            return True
+        if kind is dict:
+            stack.extend(value.values())
+        elif kind is list or kind is tuple:
+            stack.extend(value)
     return False
 
 
-def canonical_json(value: Any) -> bytes:
+def canonical_json(value: Any, *, plain: bool = False) -> bytes:
     """`value` as compact JSON with sorted keys and raw UTF-8: the bytes of
     `json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()`.
 
     orjson writes those same bytes, several times faster, for everything but floats (it spells
     some exponents differently: 1e-05 as 0.00001) and integers past 64 bits (which it refuses).
+    `plain` says the caller knows `value` holds no float.
     """
-    if not _has_float(value):
+    if plain or not _has_float(value):
         try:
             return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
         except TypeError:

@@ -247,3 +247,13 @@ def test_bad_lines_among_many_good_ones_keep_their_line_numbers_and_messages(tmp
         (999, "'responses[0]'.model must be a string, got int"),
     ]
     assert len(result.items) == 996
+
+
+def test_progress_is_told_of_every_stored_item_batch_by_batch(acme):
+    from projects.services import items_import
+
+    records = parse_items("\n".join(json.dumps(row(f"q{n}")) for n in range(5)), fmt="jsonl").items
+    told: list[int] = []
+    report = items_import(project=acme, records=records, batch_size=2, on_stored=told.append)
+    assert report.created == 5 and told == [2, 2, 1]
+    assert Response.objects.filter(item__project=acme).count() == 10
