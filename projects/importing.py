@@ -16,6 +16,8 @@ from typing import Any
 
 import orjson
 
+from labelhub.fastjson import canonical_json, has_float
+
 CHAT_ROLES = ("system", "user", "assistant")
 JSONL_FIELDS = frozenset({"id", "prompt", "responses", "domain", "metadata"})
 RESPONSE_FIELDS = frozenset({"content", "model"})
@@ -89,39 +91,9 @@ class ItemRecord:
         # Stored hashes were made with json.dumps; canonical_json gives the same bytes. The
         # checks leave strings only outside `metadata`, so only it can need json's slower path.
         content = [self.prompt, self.responses, self.domain, self.metadata]
-        if self.metadata and _has_float(self.metadata):
+        if self.metadata and has_float(self.metadata):
             return hashlib.sha256(canonical_json(content)).hexdigest()
         return hashlib.sha256(canonical_json(content, plain=True)).hexdigest()
-
-
-def _has_float(value: Any) -> bool:
-    stack = [value]
-    while stack:
-        value = stack.pop()
-        kind = type(value)
-        if kind is float:
-            return True
-        if kind is dict:
-            stack.extend(value.values())
-        elif kind is list or kind is tuple:
-            stack.extend(value)
-    return False
-
-
-def canonical_json(value: Any, *, plain: bool = False) -> bytes:
-    """`value` as compact JSON with sorted keys and raw UTF-8: the bytes of
-    `json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()`.
-
-    orjson writes those same bytes, several times faster, for everything but floats (it spells
-    some exponents differently: 1e-05 as 0.00001) and integers past 64 bits (which it refuses).
-    `plain` says the caller knows `value` holds no float.
-    """
-    if plain or not _has_float(value):
-        try:
-            return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
-        except TypeError:
-            pass
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 @dataclass
@@ -259,7 +231,7 @@ def _jsonl_record(number: int, raw: str, rule: ResponseRule) -> ItemRecord | Lin
     except (orjson.JSONDecodeError, _Invalid):
         pass
     else:
-        if not (record.metadata and _has_float(record.metadata)):
+        if not (record.metadata and has_float(record.metadata)):
             return record
     try:
         obj = json.loads(raw)

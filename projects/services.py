@@ -14,9 +14,10 @@ from guardian.shortcuts import assign_perm, remove_perm
 from psycopg.types.json import set_json_dumps
 
 from labelhub.audit import Action, audit_record
+from labelhub.fastjson import canonical_json
 from labelhub.models import User
 from projects.fingerprints import strip_marks
-from projects.importing import ItemRecord, LineError, canonical_json
+from projects.importing import ItemRecord, LineError
 from projects.models import Client, Guideline, GuidelineView, Item, Membership, Project, Response
 from projects.permissions import (
     ROLE_PERMS,
