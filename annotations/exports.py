@@ -13,9 +13,9 @@ from itertools import groupby
 from typing import Any, NamedTuple
 
 from django.db import connection
-from django.db.models import Count, Max, OuterRef, QuerySet, Subquery
+from django.db.models import Count, Max, QuerySet
 
-from annotations.models import Annotation, Assignment, Rating, Skip
+from annotations.models import Annotation, Rating, Skip
 from labelhub.fastjson import canonical_json, dumps_line, has_float
 from labelhub.fastjson import loads as json_loads
 from labelhub.pseudonyms import annotator_pseudonym
@@ -358,74 +358,84 @@ def export_kto(project: Project) -> Iterator[bytes]:
             )
 
 
+JUDGMENTS = """
+SELECT i.external_id::text, a.expert_id, a.preference::text, a.strength, a.rationale, s.shown_left,
+    a.active_seconds, a.submitted_at, g.version, i.is_gold
+FROM annotations_annotation a
+JOIN projects_item i ON i.id = a.item_id
+JOIN annotations_assignment s ON s.id = a.assignment_id
+LEFT JOIN projects_guideline g ON g.id = a.guideline_id
+WHERE a.project_id = %(project)s AND a.preference <> ''
+ORDER BY a.item_id, a.id
+"""
+SKIPS = """
+SELECT i.external_id::text, k.expert_id, k.reason::text, k.note, i.is_gold, k.created_at,
+    (SELECT s.shown_left FROM annotations_assignment s
+     WHERE s.item_id = k.item_id AND s.expert_id = k.expert_id LIMIT 1)
+FROM annotations_skip k
+JOIN projects_item i ON i.id = k.item_id
+WHERE k.project_id = %(project)s
+ORDER BY k.item_id, k.id
+"""
+
+
 def export_annotations(project: Project) -> Iterator[bytes]:
     """Every judgment as it was made, skips included: one line each, judgments first, then skips.
 
     `shown_order` lists the item's response positions as displayed (left first). Rubric-only
-    judgments have no outcome of this kind; they are in the `ratings` export.
+    judgments have no outcome of this kind; they are in the `ratings` export. Plain values from
+    one streamed query each, like the pairs.
     """
-    annotations = (
-        Annotation.objects.filter(project=project)
-        .exclude(preference="")
-        .select_related("item", "assignment", "guideline")
-        .order_by("item_id", "id")
-    )
-    for annotation in annotations.iterator(chunk_size=CHUNK_SIZE):
-        yield _dumps(
-            _judgment_row(
-                project,
-                annotation.item,
-                annotation.expert_id,
-                {
-                    "outcome": annotation.preference,
-                    "strength": STRENGTH_NAMES.get(annotation.strength),
-                    "rationale": annotation.rationale,
-                    "shown_order": annotation.assignment.display_order,
-                    "active_seconds": annotation.active_seconds,
-                    "submitted_at": annotation.submitted_at.isoformat(),
-                    "guideline_version": annotation.guideline.version if annotation.guideline else None,
-                },
-            )
+    pseudonyms = _Pseudonyms(project)
+    params = {"project": project.pk}
+    for (
+        item_id,
+        expert_id,
+        outcome,
+        strength,
+        rationale,
+        shown_left,
+        seconds,
+        submitted,
+        version,
+        gold,
+    ) in _streamed(JUDGMENTS, params):
+        yield _judgment_line(
+            item_id,
+            pseudonyms[expert_id],
+            {
+                "outcome": outcome,
+                "strength": STRENGTH_NAMES.get(strength),
+                "rationale": rationale,
+                "shown_order": [shown_left, 1 - shown_left],
+                "active_seconds": seconds,
+                "submitted_at": submitted.isoformat(),
+                "guideline_version": version,
+            },
+            gold,
         )
-    shown_left = Assignment.objects.filter(item=OuterRef("item"), expert=OuterRef("expert")).values(
-        "shown_left"
-    )
-    skips = (
-        Skip.objects.filter(project=project)
-        .select_related("item")
-        .annotate(shown_left=Subquery(shown_left[:1]))
-        .order_by("item_id", "id")
-    )
-    for skip in skips.iterator(chunk_size=CHUNK_SIZE):
-        yield _dumps(
-            _judgment_row(
-                project,
-                skip.item,
-                skip.expert_id,
-                {
-                    "outcome": "skip",
-                    "strength": None,
-                    "rationale": f"{skip.get_reason_display()}: {skip.note}"
-                    if skip.note
-                    else skip.get_reason_display(),
-                    "shown_order": [skip.shown_left, 1 - skip.shown_left]
-                    if skip.shown_left is not None
-                    else [],
-                    "active_seconds": 0,
-                    "submitted_at": skip.created_at.isoformat(),
-                    "guideline_version": None,
-                },
-            )
+    reasons = {value: str(label) for value, label in Skip.Reason.choices}
+    for item_id, expert_id, reason, note, gold, created, shown_left in _streamed(SKIPS, params):
+        reason = reasons.get(reason, reason)
+        yield _judgment_line(
+            item_id,
+            pseudonyms[expert_id],
+            {
+                "outcome": "skip",
+                "strength": None,
+                "rationale": f"{reason}: {note}" if note else reason,
+                "shown_order": [shown_left, 1 - shown_left] if shown_left is not None else [],
+                "active_seconds": 0,
+                "submitted_at": created.isoformat(),
+                "guideline_version": None,
+            },
+            gold,
         )
 
 
-def _judgment_row(project: Project, item: Item, expert_id: int, fields: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "item_id": item.external_id,
-        "annotator": annotator_pseudonym(project_id=project.pk, user_id=expert_id),
-        **fields,
-        "gold": item.is_gold,
-    }
+def _judgment_line(item_id: str, annotator: str, fields: dict[str, Any], gold: bool) -> bytes:
+    # No floats: orjson's bytes are json's.
+    return _dumps({"item_id": item_id, "annotator": annotator, **fields, "gold": gold}, floats_checked=True)
 
 
 def _criterion_keys(project: Project) -> dict[int, list[str]]:
