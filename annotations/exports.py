@@ -6,26 +6,28 @@ same bytes.
 """
 
 import hashlib
-import json
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from itertools import chain, groupby
+from itertools import groupby
 from typing import Any, NamedTuple
 
-from django.db.models import Count, Max, OuterRef, QuerySet, Subquery
+from django.db import connection
+from django.db.models import Count, Max, QuerySet
 
-from annotations.models import Annotation, Assignment, Rating, Skip
+from annotations.models import Annotation, Rating, Skip
+from labelhub.fastjson import canonical_json, dumps_line, has_float
+from labelhub.fastjson import loads as json_loads
 from labelhub.pseudonyms import annotator_pseudonym
-from projects.models import Item, Project, Response
+from projects.models import Item, Project
 
 FORMATS = ("pairs", "kto", "annotations", "ratings", "ratings_mean", "ties")
 CHUNK_SIZE = 2000
 STRENGTH_NAMES = {1: "slightly", 2: "clearly", 3: "much"}
 
 
-def _dumps(row: dict[str, Any]) -> bytes:
-    return (json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+def _dumps(row: dict[str, Any], *, floats_checked: bool = False) -> bytes:
+    return dumps_line(row, floats_checked=floats_checked)
 
 
 def _is_conversational(project: Project, **exported: object) -> bool:
@@ -92,8 +94,7 @@ def parse_splits(text: str) -> tuple[tuple[str, float], ...]:
 
 
 def prompt_id(prompt: Any) -> str:
-    canonical = json.dumps(prompt, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+    return hashlib.sha256(canonical_json(prompt)).hexdigest()[:16]
 
 
 def split_of(prompt_key: str, splits: tuple[tuple[str, float], ...]) -> str:
@@ -138,53 +139,64 @@ class ItemRow:
         return list(self.prompt) if self.is_chat else [{"role": "user", "content": self.prompt}]
 
 
-ITEM_BATCH = 1000
+COMPARISONS = "('a', 'b', 'tie', 'both_bad')"
+
+# Every judged item with its first two responses and its comparison judgments as arrays in
+# submission order. PostgreSQL does the joins and the grouping in one pass.
+JUDGED_ITEMS = f"""
+SELECT i.external_id::text, i.prompt::text, i.is_chat,
+    r0.content, r0.model::text, r1.content, r1.model::text,
+    j.preferences, j.strengths, j.experts, j.versions, j.shown_left
+FROM (
+    SELECT a.item_id,
+        array_agg(a.preference::text ORDER BY a.id) AS preferences,
+        array_agg(a.strength::int2 ORDER BY a.id) AS strengths,
+        array_agg(a.expert_id::int8 ORDER BY a.id) AS experts,
+        array_agg(g.version::int4 ORDER BY a.id) AS versions,
+        array_agg(s.shown_left::int2 ORDER BY a.id) AS shown_left
+    FROM annotations_annotation a
+    JOIN annotations_assignment s ON s.id = a.assignment_id
+    LEFT JOIN projects_guideline g ON g.id = a.guideline_id
+    WHERE a.project_id = %(project)s AND a.preference IN {COMPARISONS}
+    GROUP BY a.item_id
+) j
+JOIN projects_item i ON i.id = j.item_id
+LEFT JOIN projects_response r0 ON r0.item_id = i.id AND r0.position = 0
+LEFT JOIN projects_response r1 ON r1.item_id = i.id AND r1.position = 1
+WHERE i.project_id = %(project)s
+ORDER BY i.id
+"""
+STREAM_CHUNK = 500
+
+
+def _streamed(query: str, params: dict[str, Any]) -> Iterator[tuple]:
+    """The rows of `query`, streamed as the server produces them, a chunk of rows at a time.
+
+    One statement, planned as a whole (a server-side cursor is planned for its first rows, which
+    made a walk over these joins several times slower), and the server computes the next rows
+    while this process writes the last ones. Memory stays flat: one chunk is held at once.
+    The connection is busy until the rows are all read, so the caller must not query meanwhile.
+    """
+    with connection.cursor() as wrapper:
+        yield from wrapper.cursor.stream(query, params, size=STREAM_CHUNK)
 
 
 def _item_judgments(project: Project) -> Iterator[tuple[ItemRow, list[JudgmentRow], dict[int, ResponseRow]]]:
-    """Each judged item with its comparison judgments and its responses, a batch of items at a time.
+    """Each judged item with its comparison judgments and its responses, in item order.
 
-    Plain tuples, not model instances: building models (and sending their signals) took most of
-    an export's time. Memory stays flat: one batch of items is held at once.
+    Plain values, not model instances: building models (and sending their signals) took most of
+    an export's time.
     """
-    preferences = ["a", "b", "tie", "both_bad"]
-    judged = Item.objects.filter(project=project, annotations__preference__in=preferences)
-    last = 0
-    while True:
-        # Keyset pages rather than a server-side cursor: PostgreSQL plans a cursor over this join
-        # for its first rows, which made the whole walk several times slower.
-        batch = list(
-            judged.filter(pk__gt=last).order_by("pk").values_list("pk", flat=True).distinct()[:ITEM_BATCH]
-        )
-        if not batch:
-            return
-        yield from _judged_batch(batch, preferences)
-        last = batch[-1]
-
-
-def _judged_batch(ids: list[int], preferences: list[str]) -> Iterator[tuple[ItemRow, list, dict]]:
-    items = {
-        pk: ItemRow(*row)
-        for pk, *row in Item.objects.filter(pk__in=ids)
-        .order_by()
-        .values_list("pk", "external_id", "prompt", "is_chat")
-    }
-    responses: dict[int, dict[int, ResponseRow]] = {pk: {} for pk in ids}
-    for item_id, *row in (
-        Response.objects.filter(item_id__in=ids)
-        .order_by()
-        .values_list("item_id", "position", "content", "model")
+    for external_id, prompt, is_chat, content_0, model_0, content_1, model_1, *judged in _streamed(
+        JUDGED_ITEMS, {"project": project.pk}
     ):
-        responses[item_id][row[0]] = ResponseRow(*row)
-    judgments = (
-        Annotation.objects.filter(item_id__in=ids, preference__in=preferences)
-        .order_by("item_id", "id")
-        .values_list(
-            "item_id", "preference", "strength", "expert_id", "guideline__version", "assignment__shown_left"
-        )
-    )
-    for item_id, group in groupby(judgments, key=lambda row: row[0]):
-        yield items[item_id], [JudgmentRow(*row[1:]) for row in group], responses[item_id]
+        responses = {}
+        if content_0 is not None:
+            responses[0] = ResponseRow(0, content_0, model_0)
+        if content_1 is not None:
+            responses[1] = ResponseRow(1, content_1, model_1)
+        judgments = list(map(JudgmentRow, *judged))
+        yield ItemRow(external_id, json_loads(prompt), is_chat), judgments, responses
 
 
 def export_pairs(
@@ -196,7 +208,6 @@ def export_pairs(
     what was kept and what was dropped and why (for a bundle's manifest).
     """
     options = options or PairOptions()
-    tally = tally if tally is not None else Counter()
     has_chat = _is_conversational(project, annotations__preference__in=["a", "b"])
     if options.style == "standard" and has_chat:
         # A chat has no faithful plain-text form without a model's chat template.
@@ -205,7 +216,16 @@ def export_pairs(
             "use --style conversational or auto"
         )
     conversational = has_chat if options.style == "auto" else options.style == "conversational"
+    return _pair_lines(
+        project, options, tally if tally is not None else Counter(), conversational=conversational
+    )
+
+
+def _pair_lines(
+    project: Project, options: PairOptions, tally: Counter, *, conversational: bool
+) -> Iterator[bytes]:
     export_id = export_id_for(project, options)
+    pseudonyms = _Pseudonyms(project)
     for item, judgments, responses in _item_judgments(project):
         counts = Counter(a.preference for a in judgments)
         tally["dropped: tie or both bad"] += counts["tie"] + counts["both_bad"]
@@ -238,7 +258,7 @@ def export_pairs(
             tally["agreement total"] += agreement
             yield _dumps(
                 _pair_row(
-                    project,
+                    pseudonyms,
                     item,
                     group,
                     chosen,
@@ -252,12 +272,26 @@ def export_pairs(
                         "split": split_of(key, options.splits),
                         "export_id": export_id,
                     },
-                )
+                ),
+                # Its only floats are the rounded agreement and margin, unless the prompt has some.
+                floats_checked=not has_float(item.prompt),
             )
 
 
+class _Pseudonyms(dict[int, str]):
+    """The project's annotator pseudonyms, each computed once per export."""
+
+    def __init__(self, project: Project) -> None:
+        super().__init__()
+        self.project_id = project.pk
+
+    def __missing__(self, user_id: int) -> str:
+        self[user_id] = pseudonym = annotator_pseudonym(project_id=self.project_id, user_id=user_id)
+        return pseudonym
+
+
 def _pair_row(
-    project: Project,
+    pseudonyms: _Pseudonyms,
     item: ItemRow,
     group: list[JudgmentRow],
     chosen: ResponseRow,
@@ -266,7 +300,7 @@ def _pair_row(
     options: PairOptions,
     stats: dict[str, Any],
 ) -> dict[str, Any]:
-    annotators = [annotator_pseudonym(project_id=project.pk, user_id=a.expert_id) for a in group]
+    annotators = [pseudonyms[a.expert_id] for a in group]
     strengths = sorted(a.strength for a in group if a.strength)
     strength = strengths[len(strengths) // 2] if strengths else None  # the median judgment
     versions = [a.guideline_version for a in group if a.guideline_version is not None]
@@ -324,74 +358,84 @@ def export_kto(project: Project) -> Iterator[bytes]:
             )
 
 
+JUDGMENTS = """
+SELECT i.external_id::text, a.expert_id, a.preference::text, a.strength, a.rationale, s.shown_left,
+    a.active_seconds, a.submitted_at, g.version, i.is_gold
+FROM annotations_annotation a
+JOIN projects_item i ON i.id = a.item_id
+JOIN annotations_assignment s ON s.id = a.assignment_id
+LEFT JOIN projects_guideline g ON g.id = a.guideline_id
+WHERE a.project_id = %(project)s AND a.preference <> ''
+ORDER BY a.item_id, a.id
+"""
+SKIPS = """
+SELECT i.external_id::text, k.expert_id, k.reason::text, k.note, i.is_gold, k.created_at,
+    (SELECT s.shown_left FROM annotations_assignment s
+     WHERE s.item_id = k.item_id AND s.expert_id = k.expert_id LIMIT 1)
+FROM annotations_skip k
+JOIN projects_item i ON i.id = k.item_id
+WHERE k.project_id = %(project)s
+ORDER BY k.item_id, k.id
+"""
+
+
 def export_annotations(project: Project) -> Iterator[bytes]:
     """Every judgment as it was made, skips included: one line each, judgments first, then skips.
 
     `shown_order` lists the item's response positions as displayed (left first). Rubric-only
-    judgments have no outcome of this kind; they are in the `ratings` export.
+    judgments have no outcome of this kind; they are in the `ratings` export. Plain values from
+    one streamed query each, like the pairs.
     """
-    annotations = (
-        Annotation.objects.filter(project=project)
-        .exclude(preference="")
-        .select_related("item", "assignment", "guideline")
-        .order_by("item_id", "id")
-    )
-    for annotation in annotations.iterator(chunk_size=CHUNK_SIZE):
-        yield _dumps(
-            _judgment_row(
-                project,
-                annotation.item,
-                annotation.expert_id,
-                {
-                    "outcome": annotation.preference,
-                    "strength": STRENGTH_NAMES.get(annotation.strength),
-                    "rationale": annotation.rationale,
-                    "shown_order": annotation.assignment.display_order,
-                    "active_seconds": annotation.active_seconds,
-                    "submitted_at": annotation.submitted_at.isoformat(),
-                    "guideline_version": annotation.guideline.version if annotation.guideline else None,
-                },
-            )
+    pseudonyms = _Pseudonyms(project)
+    params = {"project": project.pk}
+    for (
+        item_id,
+        expert_id,
+        outcome,
+        strength,
+        rationale,
+        shown_left,
+        seconds,
+        submitted,
+        version,
+        gold,
+    ) in _streamed(JUDGMENTS, params):
+        yield _judgment_line(
+            item_id,
+            pseudonyms[expert_id],
+            {
+                "outcome": outcome,
+                "strength": STRENGTH_NAMES.get(strength),
+                "rationale": rationale,
+                "shown_order": [shown_left, 1 - shown_left],
+                "active_seconds": seconds,
+                "submitted_at": submitted.isoformat(),
+                "guideline_version": version,
+            },
+            gold,
         )
-    shown_left = Assignment.objects.filter(item=OuterRef("item"), expert=OuterRef("expert")).values(
-        "shown_left"
-    )
-    skips = (
-        Skip.objects.filter(project=project)
-        .select_related("item")
-        .annotate(shown_left=Subquery(shown_left[:1]))
-        .order_by("item_id", "id")
-    )
-    for skip in skips.iterator(chunk_size=CHUNK_SIZE):
-        yield _dumps(
-            _judgment_row(
-                project,
-                skip.item,
-                skip.expert_id,
-                {
-                    "outcome": "skip",
-                    "strength": None,
-                    "rationale": f"{skip.get_reason_display()}: {skip.note}"
-                    if skip.note
-                    else skip.get_reason_display(),
-                    "shown_order": [skip.shown_left, 1 - skip.shown_left]
-                    if skip.shown_left is not None
-                    else [],
-                    "active_seconds": 0,
-                    "submitted_at": skip.created_at.isoformat(),
-                    "guideline_version": None,
-                },
-            )
+    reasons = {value: str(label) for value, label in Skip.Reason.choices}
+    for item_id, expert_id, reason, note, gold, created, shown_left in _streamed(SKIPS, params):
+        reason = reasons.get(reason, reason)
+        yield _judgment_line(
+            item_id,
+            pseudonyms[expert_id],
+            {
+                "outcome": "skip",
+                "strength": None,
+                "rationale": f"{reason}: {note}" if note else reason,
+                "shown_order": [shown_left, 1 - shown_left] if shown_left is not None else [],
+                "active_seconds": 0,
+                "submitted_at": created.isoformat(),
+                "guideline_version": None,
+            },
+            gold,
         )
 
 
-def _judgment_row(project: Project, item: Item, expert_id: int, fields: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "item_id": item.external_id,
-        "annotator": annotator_pseudonym(project_id=project.pk, user_id=expert_id),
-        **fields,
-        "gold": item.is_gold,
-    }
+def _judgment_line(item_id: str, annotator: str, fields: dict[str, Any], gold: bool) -> bytes:
+    # No floats: orjson's bytes are json's.
+    return _dumps({"item_id": item_id, "annotator": annotator, **fields, "gold": gold}, floats_checked=True)
 
 
 def _criterion_keys(project: Project) -> dict[int, list[str]]:
@@ -505,8 +549,10 @@ def export_lines(
 def started_export(
     project: Project, fmt: str, options: PairOptions | None = None, tally: Counter | None = None
 ) -> Iterator[bytes]:
-    """`export_lines`, with its first row already produced: an export the options cannot give
-    (e.g. a style that cannot hold the prompts) raises ValueError here, before any byte is sent."""
-    rows = export_lines(project, fmt, options, tally)
-    first = next(rows, None)
-    return chain([first] if first is not None else [], rows)
+    """`export_lines`, checked: an export the options cannot give (e.g. a style that cannot hold
+    the prompts) raises ValueError here, before any byte is sent.
+
+    Nothing is read yet: the caller may use the database (e.g. to audit the download) before it
+    iterates, but not while it iterates, since an export streams its rows on the connection.
+    """
+    return export_lines(project, fmt, options, tally)

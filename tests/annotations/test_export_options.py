@@ -143,3 +143,16 @@ def test_the_download_takes_the_same_options_and_refuses_bad_ones_clearly(client
     )
     refused = client.post(url, {"format": "pairs", "split": "test=2"})
     assert refused.status_code == 400 and "between 0 and 1" in refused.content.decode()
+
+
+def test_an_export_the_options_cannot_give_is_refused_before_it_reads_any_row(acme, annotator):
+    from annotations.exports import started_export
+
+    ItemFactory(project=acme, external_id="chat", is_chat=True, prompt=[{"role": "user", "content": "Hi"}])
+    judge(acme, annotator, "A", 1)
+    with pytest.raises(ValueError, match="chat prompts"):
+        started_export(acme, "pairs", PairOptions(style="standard"))
+    # A checked export reads nothing yet: the connection is free (e.g. to audit) until it is iterated.
+    lines = started_export(acme, "pairs", PairOptions())
+    acme.refresh_from_db()
+    assert [json.loads(line)["item_id"] for line in lines] == ["chat"]

@@ -177,3 +177,83 @@ def test_an_unknown_project_or_file_is_a_clear_error(acme, tmp_path):
         run_import("nope", str(tmp_path / "x.jsonl"))
     with pytest.raises(CommandError, match="no such file"):
         run_import("acme-helpfulness", str(tmp_path / "missing.jsonl"))
+
+
+def json_dumps_hash(prompt, responses, domain="", metadata=None) -> str:
+    """The content hash as first defined (and stored): sha256 of json.dumps' canonical form."""
+    import hashlib
+
+    canonical = json.dumps(
+        [prompt, responses, domain, metadata or {}], sort_keys=True, ensure_ascii=False, separators=(",", ":")
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [
+        {},
+        {"source": "unit", "b": 1, "a": [True, None, -3]},
+        {"ratio": 1e-05, "tiny": 1.5e-7, "big": 1e16, "half": 0.5},
+        {"huge": 123456789012345678901234567890},
+        {"zürich": "naïve — ☃ \U0001f600", "ctrl": "tab\there\x01\x7f\u2028", "é": 1, "e": 2},
+    ],
+)
+def test_the_content_hash_stays_the_one_stored_by_earlier_imports(metadata):
+    line = json.dumps(
+        {
+            "id": "h1",
+            "prompt": [{"role": "system", "content": "Sé breve.\n"}, {"role": "user", "content": 'Qu"oi ?'}],
+            "responses": [{"content": "4\u00a0", "model": "m1"}, {"content": "5", "model": None}],
+            "domain": "Law",
+            "metadata": metadata,
+        }
+    )
+    (record,) = parse_items(line.encode(), fmt="jsonl").items
+    expected = json_dumps_hash(record.prompt, [["4\u00a0", "m1"], ["5", ""]], "law", metadata)
+    assert record.metadata == metadata
+    assert record.content_hash == expected
+
+
+def test_numbers_are_read_as_python_json_reads_them(acme, tmp_path):
+    # NaN and integers past 64 bits are JSON that Python reads (faster readers refuse or round them).
+    path = write_jsonl(
+        tmp_path / "items.jsonl",
+        [
+            '{"id": 123456789012345678901234567890, "prompt": "p", "metadata": {"n": 98765432109876543210},'
+            ' "responses": [{"content": "1"}, {"content": "2"}]}',
+            row("small", metadata={"ratio": 1e-05}),
+        ],
+    )
+    out, _ = run_import("acme-helpfulness", str(path))
+    assert "2 created" in out
+    item = Item.objects.get(project=acme, external_id="123456789012345678901234567890")
+    assert item.metadata == {"n": 98765432109876543210}
+    assert Item.objects.get(project=acme, external_id="small").metadata == {"ratio": 1e-05}
+    out, _ = run_import("acme-helpfulness", str(path))
+    assert "0 created, 0 updated, 2 unchanged" in out
+
+
+def test_bad_lines_among_many_good_ones_keep_their_line_numbers_and_messages(tmp_path):
+    lines = [json.dumps(row(f"q{n}")) for n in range(1, 1001)]
+    lines[10] = '{"id": "x", "prompt": "p",, "responses": []}'
+    lines[499] = json.dumps(row("y", prompt=[]))
+    lines[500] = ""  # blank lines are skipped but still counted
+    lines[998] = json.dumps({**row("z"), "responses": [{"content": "1", "model": 7}, {"content": "2"}]})
+    result = parse_items("\n".join(lines).encode(), fmt="jsonl")
+    assert [(e.line, e.message) for e in result.errors] == [
+        (11, "invalid JSON: Expecting property name enclosed in double quotes (column 27)"),
+        (500, "'prompt' must not be an empty list"),
+        (999, "'responses[0]'.model must be a string, got int"),
+    ]
+    assert len(result.items) == 996
+
+
+def test_progress_is_told_of_every_stored_item_batch_by_batch(acme):
+    from projects.services import items_import
+
+    records = parse_items("\n".join(json.dumps(row(f"q{n}")) for n in range(5)), fmt="jsonl").items
+    told: list[int] = []
+    report = items_import(project=acme, records=records, batch_size=2, on_stored=told.append)
+    assert report.created == 5 and told == [2, 2, 1]
+    assert Response.objects.filter(item__project=acme).count() == 10
