@@ -19,7 +19,7 @@ import orjson
 from labelhub.fastjson import canonical_json, has_float
 
 CHAT_ROLES = ("system", "user", "assistant")
-JSONL_FIELDS = frozenset({"id", "prompt", "responses", "domain", "metadata"})
+JSONL_FIELDS = frozenset({"id", "prompt", "responses", "domain", "metadata", "priority"})
 RESPONSE_FIELDS = frozenset({"content", "model"})
 MESSAGE_FIELDS = frozenset({"role", "content"})
 CSV_LETTERS = "abcdefgh"
@@ -28,11 +28,13 @@ CSV_FIELDS = (
     "prompt",
     *(f"{kind}_{letter}" for letter in CSV_LETTERS for kind in ("response", "model")),
     "domain",
+    "priority",
 )
 CSV_REQUIRED = ("id", "prompt", "response_a")
 MAX_ID_LENGTH = 200
 MAX_DOMAIN_LENGTH = 80
 MAX_RESPONSES = 16
+MAX_PRIORITY = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,8 @@ class ItemRecord:
     responses: list[tuple[str, str]]  # (content, model)
     domain: str = ""
     metadata: dict[str, Any] = field(default_factory=dict)
+    # How soon to serve the item (higher first). Not content: it is left out of the content hash.
+    priority: int = 0
 
     @property
     def is_chat(self) -> bool:
@@ -196,6 +200,14 @@ def _domain(value: Any) -> str:
     return domain
 
 
+def _priority(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _Invalid(f"'priority' must be a whole number, got {_type_name(value)}")
+    if abs(value) > MAX_PRIORITY:
+        raise _Invalid(f"'priority' must be between -{MAX_PRIORITY:,} and {MAX_PRIORITY:,}")
+    return value
+
+
 def _record_from_object(line: int, obj: Any, rule: ResponseRule) -> ItemRecord:
     if not isinstance(obj, dict):
         raise _Invalid(f"each line must be a JSON object, got {_type_name(obj)}")
@@ -215,6 +227,7 @@ def _record_from_object(line: int, obj: Any, rule: ResponseRule) -> ItemRecord:
         responses=_responses(obj["responses"], rule),
         domain=_domain(obj.get("domain")),
         metadata=metadata,
+        priority=_priority(obj.get("priority", 0)),
     )
 
 
@@ -265,7 +278,7 @@ def _csv_records(text: str, rule: ResponseRule) -> Iterator[tuple[int, ItemRecor
             LineError(
                 1,
                 "; ".join(problems) + " (expected: id,prompt,response_a,response_b,…,"
-                "model_a,model_b,…,domain)",
+                "model_a,model_b,…,domain,priority)",
             ),
         )
         return
@@ -285,12 +298,21 @@ def _csv_records(text: str, rule: ResponseRule) -> Iterator[tuple[int, ItemRecor
             obj = {"id": row["id"], "prompt": row["prompt"], "responses": responses}
             if row.get("domain"):
                 obj["domain"] = row["domain"]
+            if row.get("priority", "").strip():
+                obj["priority"] = _csv_whole_number(row["priority"], "'priority'")
             yield number, _record_from_object(number, obj, rule)
         except _Invalid as exc:
             message = str(exc)
             for index, letter in enumerate(CSV_LETTERS):
                 message = message.replace(f"'responses[{index}]'.content", f"'response_{letter}'")
             yield number, LineError(number, message)
+
+
+def _csv_whole_number(text: str, what: str) -> int:
+    try:
+        return int(text.strip())
+    except ValueError:
+        raise _Invalid(f"{what} must be a whole number, got {text.strip()!r}") from None
 
 
 def detect_format(filename: str) -> str:

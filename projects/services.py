@@ -323,7 +323,7 @@ def items_import(
             item = by_id[record.external_id]
             item.prompt, item.is_chat = record.prompt, record.is_chat
             item.domain, item.metadata = record.domain, record.metadata
-            item.content_hash = record.content_hash
+            item.content_hash, item.priority = record.content_hash, record.priority
             item.save()
             item.responses.all().delete()
             Response.objects.bulk_create(_build_responses(item, record))
@@ -348,6 +348,7 @@ ITEM_COLUMNS = (
     ("content_hash", "varchar"),
     ("created_at", "timestamptz"),
     ("is_gold", "bool"),
+    ("priority", "int4"),
 )
 RESPONSE_COLUMNS = (("item_id", "int8"), ("position", "int2"), ("content", "text"), ("model", "varchar"))
 
@@ -394,6 +395,7 @@ def _copy_new_items(
                         record.content_hash,
                         now,
                         False,
+                        record.priority,
                     )
                 )
         with cursor.copy(_copy_statement("projects_response", RESPONSE_COLUMNS)) as copy:
@@ -414,6 +416,7 @@ def _build_item(project: Project, record: ItemRecord) -> Item:
         domain=record.domain,
         metadata=record.metadata,
         content_hash=record.content_hash,
+        priority=record.priority,
     )
 
 

@@ -257,3 +257,43 @@ def test_progress_is_told_of_every_stored_item_batch_by_batch(acme):
     report = items_import(project=acme, records=records, batch_size=2, on_stored=told.append)
     assert report.created == 5 and told == [2, 2, 1]
     assert Response.objects.filter(item__project=acme).count() == 10
+
+
+def test_items_carry_their_priority_from_jsonl_and_csv_and_it_is_not_content(acme, tmp_path):
+    run_import(
+        "acme-helpfulness", str(write_jsonl(tmp_path / "items.jsonl", [row("p1", priority=7), row("p0")]))
+    )
+    csv_path = tmp_path / "items.csv"
+    csv_path.write_text("id,prompt,response_a,response_b,priority\nc1,q,a,b,-3\nc2,q,a,b,\n")
+    run_import("acme-helpfulness", str(csv_path))
+    priorities = dict(Item.objects.filter(project=acme).values_list("external_id", "priority"))
+    assert priorities == {"p1": 7, "p0": 0, "c1": -3, "c2": 0}
+    # Serving order comes from it, so it is no part of what makes an item the same item.
+    same = parse_items(json.dumps(row("p1", priority=1)), fmt="jsonl").items[0]
+    assert same.content_hash == Item.objects.get(project=acme, external_id="p1").content_hash
+
+
+@pytest.mark.parametrize(
+    ("fmt", "text", "message"),
+    [
+        (
+            "jsonl",
+            json.dumps(row("a", priority="high")),
+            "1: 'priority' must be a whole number, got str",
+        ),
+        (
+            "jsonl",
+            json.dumps(row("a", priority=True)),
+            "1: 'priority' must be a whole number, got a boolean",
+        ),
+        ("jsonl", json.dumps(row("a", priority=10**7)), "1: 'priority' must be between -1,000,000 and 1,000,000"),
+        (
+            "csv",
+            "id,prompt,response_a,response_b,priority\nc1,q,a,b,soon\n",
+            "2: 'priority' must be a whole number, got 'soon'",
+        ),
+    ],
+)
+def test_a_bad_priority_is_refused_with_its_line(fmt, text, message):
+    result = parse_items(text, fmt=fmt)
+    assert result.items == [] and [e.format("items") for e in result.errors] == [f"items:{message}"]
