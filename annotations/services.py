@@ -126,7 +126,7 @@ def assignment_next(
     open_items = items_open_to(project=project, expert=expert, now=now, domains=domains).filter(is_gold=False)
     # Gold checks are mixed into real work, never served once it has run out.
     if _gold_due(project=project, expert=expert, rng=rng) and open_items.exists():
-        gold = gold_items_open_to(project=project, expert=expert).order_by("pk").first()
+        gold = gold_items_open_to(project=project, expert=expert, domains=domains).order_by("pk").first()
         if gold is not None:
             return _lease(item=gold, project=project, expert=expert, now=now, rng=rng)
     return _lease_first_free(open_items, project=project, expert=expert, now=now, rng=rng)
@@ -194,11 +194,13 @@ def _try_lease(
         return None
 
 
-def gold_items_open_to(*, project: Project, expert: User) -> QuerySet[Item]:
+def gold_items_open_to(
+    *, project: Project, expert: User, domains: list[str] | EllipsisType | None = ...
+) -> QuerySet[Item]:
     """Gold checks of `project` that `expert` may be sent and has not answered or skipped. A gold
     item has no overlap: every expert can be checked on it."""
     return (
-        items_eligible_for(Item.objects.filter(project=project, is_gold=True), expert=expert)
+        items_eligible_for(Item.objects.filter(project=project, is_gold=True), expert=expert, domains=domains)
         .exclude(annotations__expert=expert)
         .exclude(skips__expert=expert)
     )

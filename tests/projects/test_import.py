@@ -286,7 +286,11 @@ def test_items_carry_their_priority_from_jsonl_and_csv_and_it_is_not_content(acm
             json.dumps(row("a", priority=True)),
             "1: 'priority' must be a whole number, got a boolean",
         ),
-        ("jsonl", json.dumps(row("a", priority=10**7)), "1: 'priority' must be between -1,000,000 and 1,000,000"),
+        (
+            "jsonl",
+            json.dumps(row("a", priority=10**7)),
+            "1: 'priority' must be between -1,000,000 and 1,000,000",
+        ),
         (
             "csv",
             "id,prompt,response_a,response_b,priority\nc1,q,a,b,soon\n",
