@@ -164,6 +164,14 @@ def test_gold_accuracy_per_expert_on_the_project_page(client, manager, acme, ann
     assert "1 of 1 right" in page and "100%" in page and "0 of 1 right" in page
 
 
+def test_a_project_without_gold_checks_shows_no_gold_columns(client, manager, acme, annotator):
+    ItemFactory(project=acme)
+    label(acme, annotator)
+    client.force_login(manager)
+    page = client.get(reverse("annotations:project", args=[acme.code])).content.decode()
+    assert "acme-expert" in page and "Gold accuracy" not in page and "0 of 0" not in page
+
+
 @pytest.mark.parametrize("n_skips, flagged", [(1, False), (2, True)])
 def test_items_skipped_by_several_experts_are_flagged_on_the_project_page(
     client, manager, acme, n_skips, flagged
