@@ -19,7 +19,9 @@ import orjson
 from labelhub.fastjson import canonical_json, has_float
 
 CHAT_ROLES = ("system", "user", "assistant")
-JSONL_FIELDS = frozenset({"id", "prompt", "responses", "domain", "metadata", "priority"})
+JSONL_FIELDS = frozenset({"id", "prompt", "responses", "domain", "metadata", "priority", "gold"})
+# A gold item's expected answer, in the item's own terms ("a" is its first response).
+GOLD_ANSWERS = ("a", "b", "tie", "both_bad")
 RESPONSE_FIELDS = frozenset({"content", "model"})
 MESSAGE_FIELDS = frozenset({"role", "content"})
 CSV_LETTERS = "abcdefgh"
@@ -29,6 +31,7 @@ CSV_FIELDS = (
     *(f"{kind}_{letter}" for letter in CSV_LETTERS for kind in ("response", "model")),
     "domain",
     "priority",
+    "gold",
 )
 CSV_REQUIRED = ("id", "prompt", "response_a")
 MAX_ID_LENGTH = 200
@@ -85,6 +88,7 @@ class ItemRecord:
     metadata: dict[str, Any] = field(default_factory=dict)
     # How soon to serve the item (higher first). Not content: it is left out of the content hash.
     priority: int = 0
+    gold: str = ""  # the expected answer of a gold check (GOLD_ANSWERS), "" for ordinary items
 
     @property
     def is_chat(self) -> bool:
@@ -95,6 +99,8 @@ class ItemRecord:
         # Stored hashes were made with json.dumps; canonical_json gives the same bytes. The
         # checks leave strings only outside `metadata`, so only it can need json's slower path.
         content = [self.prompt, self.responses, self.domain, self.metadata]
+        if self.gold:  # only then: the hashes of ordinary items stay those stored before
+            content.append({"gold": self.gold})
         if self.metadata and has_float(self.metadata):
             return hashlib.sha256(canonical_json(content)).hexdigest()
         return hashlib.sha256(canonical_json(content, plain=True)).hexdigest()
@@ -208,6 +214,18 @@ def _priority(value: Any) -> int:
     return value
 
 
+def _gold(value: Any, rule: ResponseRule) -> str:
+    if value is None or value == "":
+        return ""
+    if rule.project_kind == "rubric":
+        raise _Invalid("'gold' answers a comparison; a rubric project's items have none")
+    if value not in GOLD_ANSWERS:
+        raise _Invalid(
+            f"'gold' must be one of {', '.join(GOLD_ANSWERS)} (the expected answer), got {value!r}"
+        )
+    return value
+
+
 def _record_from_object(line: int, obj: Any, rule: ResponseRule) -> ItemRecord:
     if not isinstance(obj, dict):
         raise _Invalid(f"each line must be a JSON object, got {_type_name(obj)}")
@@ -228,6 +246,7 @@ def _record_from_object(line: int, obj: Any, rule: ResponseRule) -> ItemRecord:
         domain=_domain(obj.get("domain")),
         metadata=metadata,
         priority=_priority(obj.get("priority", 0)),
+        gold=_gold(obj.get("gold"), rule),
     )
 
 
@@ -278,7 +297,7 @@ def _csv_records(text: str, rule: ResponseRule) -> Iterator[tuple[int, ItemRecor
             LineError(
                 1,
                 "; ".join(problems) + " (expected: id,prompt,response_a,response_b,…,"
-                "model_a,model_b,…,domain,priority)",
+                "model_a,model_b,…,domain,priority,gold)",
             ),
         )
         return
@@ -298,6 +317,8 @@ def _csv_records(text: str, rule: ResponseRule) -> Iterator[tuple[int, ItemRecor
             obj = {"id": row["id"], "prompt": row["prompt"], "responses": responses}
             if row.get("domain"):
                 obj["domain"] = row["domain"]
+            if row.get("gold", "").strip():
+                obj["gold"] = row["gold"].strip()
             if row.get("priority", "").strip():
                 obj["priority"] = _csv_whole_number(row["priority"], "'priority'")
             yield number, _record_from_object(number, obj, rule)

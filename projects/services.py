@@ -324,6 +324,7 @@ def items_import(
             item.prompt, item.is_chat = record.prompt, record.is_chat
             item.domain, item.metadata = record.domain, record.metadata
             item.content_hash, item.priority = record.content_hash, record.priority
+            item.is_gold, item.gold_answer = bool(record.gold), _gold_answer(record)
             item.save()
             item.responses.all().delete()
             Response.objects.bulk_create(_build_responses(item, record))
@@ -349,6 +350,7 @@ ITEM_COLUMNS = (
     ("created_at", "timestamptz"),
     ("is_gold", "bool"),
     ("priority", "int4"),
+    ("gold_answer", "jsonb"),
 )
 RESPONSE_COLUMNS = (("item_id", "int8"), ("position", "int2"), ("content", "text"), ("model", "varchar"))
 
@@ -394,8 +396,9 @@ def _copy_new_items(
                         record.metadata,
                         record.content_hash,
                         now,
-                        False,
+                        bool(record.gold),
                         record.priority,
+                        _gold_answer(record),
                     )
                 )
         with cursor.copy(_copy_statement("projects_response", RESPONSE_COLUMNS)) as copy:
@@ -417,7 +420,13 @@ def _build_item(project: Project, record: ItemRecord) -> Item:
         metadata=record.metadata,
         content_hash=record.content_hash,
         priority=record.priority,
+        is_gold=bool(record.gold),
+        gold_answer=_gold_answer(record),
     )
+
+
+def _gold_answer(record: ItemRecord) -> dict[str, str] | None:
+    return {"preference": record.gold} if record.gold else None
 
 
 @transaction.atomic

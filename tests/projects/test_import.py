@@ -301,3 +301,35 @@ def test_items_carry_their_priority_from_jsonl_and_csv_and_it_is_not_content(acm
 def test_a_bad_priority_is_refused_with_its_line(fmt, text, message):
     result = parse_items(text, fmt=fmt)
     assert result.items == [] and [e.format("items") for e in result.errors] == [f"items:{message}"]
+
+
+def test_gold_checks_come_in_with_their_expected_answer_from_jsonl_and_csv(acme, tmp_path):
+    run_import(
+        "acme-helpfulness", str(write_jsonl(tmp_path / "items.jsonl", [row("g1", gold="b"), row("w1")]))
+    )
+    csv_path = tmp_path / "items.csv"
+    csv_path.write_text("id,prompt,response_a,response_b,gold\ng2,q,a,b,tie\nw2,q,a,b,\n")
+    run_import("acme-helpfulness", str(csv_path))
+    items = {i.external_id: (i.is_gold, i.gold_answer) for i in Item.objects.filter(project=acme)}
+    assert items == {
+        "g1": (True, {"preference": "b"}),
+        "g2": (True, {"preference": "tie"}),
+        "w1": (False, None),
+        "w2": (False, None),
+    }
+    # The answer is part of the item: the same id with another answer is a change, not a repeat.
+    with pytest.raises(CommandError):
+        run_import("acme-helpfulness", str(write_jsonl(tmp_path / "again.jsonl", [row("g1", gold="a")])))
+
+
+@pytest.mark.parametrize(
+    ("kind", "gold", "message"),
+    [
+        ("pairwise", "A", "1: 'gold' must be one of a, b, tie, both_bad (the expected answer), got 'A'"),
+        ("pairwise", 1, "1: 'gold' must be one of a, b, tie, both_bad (the expected answer), got 1"),
+        ("rubric", "a", "1: 'gold' answers a comparison; a rubric project's items have none"),
+    ],
+)
+def test_a_bad_gold_answer_is_refused_with_its_line(kind, gold, message):
+    result = parse_items(json.dumps(row("g", gold=gold)), fmt="jsonl", kind=kind)
+    assert result.items == [] and [e.format("items") for e in result.errors] == [f"items:{message}"]
