@@ -1,18 +1,16 @@
 import random
-import threading
 import uuid
 from datetime import timedelta
 
 import pytest
-from django.db import IntegrityError, close_old_connections, connection
+from django.db import IntegrityError
 from django.utils import timezone
 
-from annotations.models import Annotation, Assignment
+from annotations.models import Assignment
 from annotations.services import Judgment, annotation_submit, assignment_next, assignment_skip
 from projects.models import Membership
-from projects.services import membership_grant
-from tests.conftest import member, staff_user
-from tests.factories import ItemFactory, ProjectFactory, UserFactory
+from tests.conftest import member
+from tests.factories import ItemFactory
 
 
 def label(project, expert, choice: str = "A", strength: int | None = 2, rng=None):
@@ -126,42 +124,3 @@ def test_the_database_refuses_two_open_leases_for_one_expert_in_a_project(acme, 
             leased_at=now,
             expires_at=now + timedelta(minutes=5),
         )
-
-
-@pytest.mark.postgres_only
-@pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("overlap", [1, 2])
-def test_concurrent_experts_never_push_an_item_past_its_overlap(overlap):
-    project = ProjectFactory(labels_per_item=overlap)
-    items = [ItemFactory(project=project) for _ in range(6)]
-    experts = [UserFactory(username=f"racer{n}") for n in range(12)]
-    for expert in experts:
-        membership_grant(project=project, user=expert, role=Membership.Role.EXPERT, granted_by=staff_user())
-    barrier = threading.Barrier(len(experts))
-    failures: list[BaseException] = []
-
-    def work(expert) -> None:
-        try:
-            barrier.wait()
-            while (assignment := assignment_next(project=project, expert=expert)) is not None:
-                annotation_submit(
-                    assignment=assignment,
-                    expert=expert,
-                    judgment=Judgment("B", 1, ""),
-                    idempotency_key=uuid.uuid4(),
-                )
-        except BaseException as exc:  # reported to the main thread below
-            failures.append(exc)
-        finally:
-            close_old_connections()
-            connection.close()
-
-    threads = [threading.Thread(target=work, args=(expert,)) for expert in experts]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not failures
-    per_item = [Annotation.objects.filter(item=item).count() for item in items]
-    assert per_item == [overlap] * len(items)
-    assert Annotation.objects.values("item", "expert").distinct().count() == Annotation.objects.count()

@@ -71,7 +71,7 @@ def items_past_overlap(project: Project, now) -> list[int]:
     )
 
 
-@pytest.mark.parametrize("overlap", [2, 3])
+@pytest.mark.parametrize("overlap", [1, 2, 3])
 def test_thirty_two_experts_at_once_label_everything_exactly_overlap_times(overlap):
     project = ProjectFactory(labels_per_item=overlap)
     items = [ItemFactory(project=project) for _ in range(12)]
