@@ -13,9 +13,9 @@ from itertools import groupby
 from typing import Any, NamedTuple
 
 from django.db import connection
-from django.db.models import Count, Max, QuerySet
+from django.db.models import Count, Max, OuterRef, QuerySet, Subquery
 
-from annotations.models import Annotation, Rating, Skip
+from annotations.models import Annotation, Assignment, Rating, Skip
 from labelhub.fastjson import canonical_json, dumps_line, has_float
 from labelhub.fastjson import loads as json_loads
 from labelhub.pseudonyms import annotator_pseudonym
@@ -139,6 +139,7 @@ class ItemRow:
         return list(self.prompt) if self.is_chat else [{"role": "user", "content": self.prompt}]
 
 
+COMPARISON_VALUES = ("a", "b", "tie", "both_bad")
 COMPARISONS = "('a', 'b', 'tie', 'both_bad')"
 
 # Every judged item with its first two responses and its comparison judgments as arrays in
@@ -181,22 +182,49 @@ def _streamed(query: str, params: dict[str, Any]) -> Iterator[tuple]:
         yield from wrapper.cursor.stream(query, params, size=STREAM_CHUNK)
 
 
+def _on_postgresql() -> bool:
+    """The streamed statements below are PostgreSQL's; other databases (the embedded SQLite
+    default) get the same rows, in the same order, from the ORM."""
+    return connection.vendor == "postgresql"
+
+
+def _judged_items_by_orm(project: Project) -> Iterator[tuple]:
+    """JUDGED_ITEMS's rows, for databases other than PostgreSQL."""
+    judgments = (
+        Annotation.objects.filter(project=project, preference__in=COMPARISON_VALUES)
+        .order_by("item_id", "pk")
+        .values_list(
+            "item_id", "preference", "strength", "expert_id", "guideline__version", "assignment__shown_left"
+        )
+    )
+    for item_id, rows in groupby(judgments.iterator(chunk_size=CHUNK_SIZE), key=lambda row: row[0]):
+        item = Item.objects.only("external_id", "prompt", "is_chat").get(pk=item_id)
+        texts = {r.position: (r.content, r.model) for r in item.responses.filter(position__in=(0, 1))}
+        content_0, model_0 = texts.get(0, (None, None))
+        content_1, model_1 = texts.get(1, (None, None))
+        columns = list(zip(*(row[1:] for row in rows), strict=True))
+        yield (item.external_id, item.prompt, item.is_chat, content_0, model_0, content_1, model_1, *columns)
+
+
 def _item_judgments(project: Project) -> Iterator[tuple[ItemRow, list[JudgmentRow], dict[int, ResponseRow]]]:
     """Each judged item with its comparison judgments and its responses, in item order.
 
     Plain values, not model instances: building models (and sending their signals) took most of
     an export's time.
     """
-    for external_id, prompt, is_chat, content_0, model_0, content_1, model_1, *judged in _streamed(
-        JUDGED_ITEMS, {"project": project.pk}
-    ):
+    if _on_postgresql():
+        rows = _streamed(JUDGED_ITEMS, {"project": project.pk})
+    else:
+        rows = _judged_items_by_orm(project)
+    for external_id, prompt, is_chat, content_0, model_0, content_1, model_1, *judged in rows:
         responses = {}
         if content_0 is not None:
             responses[0] = ResponseRow(0, content_0, model_0)
         if content_1 is not None:
             responses[1] = ResponseRow(1, content_1, model_1)
         judgments = list(map(JudgmentRow, *judged))
-        yield ItemRow(external_id, json_loads(prompt), is_chat), judgments, responses
+        prompt = json_loads(prompt) if _on_postgresql() else prompt  # PostgreSQL sends JSON text
+        yield ItemRow(external_id, prompt, is_chat), judgments, responses
 
 
 def export_pairs(
@@ -379,6 +407,49 @@ ORDER BY k.item_id, k.id
 """
 
 
+def _judgments_by_orm(project: Project) -> Iterator[tuple]:
+    """JUDGMENTS's rows, for databases other than PostgreSQL."""
+    return (
+        Annotation.objects.filter(project=project)
+        .exclude(preference="")
+        .order_by("item_id", "pk")
+        .values_list(
+            "item__external_id",
+            "expert_id",
+            "preference",
+            "strength",
+            "rationale",
+            "assignment__shown_left",
+            "active_seconds",
+            "submitted_at",
+            "guideline__version",
+            "item__is_gold",
+        )
+        .iterator(chunk_size=CHUNK_SIZE)
+    )
+
+
+def _skips_by_orm(project: Project) -> Iterator[tuple]:
+    """SKIPS's rows, for databases other than PostgreSQL."""
+    shown = Assignment.objects.filter(item=OuterRef("item_id"), expert=OuterRef("expert_id")).values(
+        "shown_left"
+    )
+    return (
+        Skip.objects.filter(project=project)
+        .order_by("item_id", "pk")
+        .values_list(
+            "item__external_id",
+            "expert_id",
+            "reason",
+            "note",
+            "item__is_gold",
+            "created_at",
+            Subquery(shown[:1]),
+        )
+        .iterator(chunk_size=CHUNK_SIZE)
+    )
+
+
 def export_annotations(project: Project) -> Iterator[bytes]:
     """Every judgment as it was made, skips included: one line each, judgments first, then skips.
 
@@ -388,6 +459,10 @@ def export_annotations(project: Project) -> Iterator[bytes]:
     """
     pseudonyms = _Pseudonyms(project)
     params = {"project": project.pk}
+    if _on_postgresql():
+        judgments, skips = _streamed(JUDGMENTS, params), _streamed(SKIPS, params)
+    else:
+        judgments, skips = _judgments_by_orm(project), _skips_by_orm(project)
     for (
         item_id,
         expert_id,
@@ -399,7 +474,7 @@ def export_annotations(project: Project) -> Iterator[bytes]:
         submitted,
         version,
         gold,
-    ) in _streamed(JUDGMENTS, params):
+    ) in judgments:
         yield _judgment_line(
             item_id,
             pseudonyms[expert_id],
@@ -415,7 +490,7 @@ def export_annotations(project: Project) -> Iterator[bytes]:
             gold,
         )
     reasons = {value: str(label) for value, label in Skip.Reason.choices}
-    for item_id, expert_id, reason, note, gold, created, shown_left in _streamed(SKIPS, params):
+    for item_id, expert_id, reason, note, gold, created, shown_left in skips:
         reason = reasons.get(reason, reason)
         yield _judgment_line(
             item_id,
