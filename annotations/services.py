@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from types import EllipsisType
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 
@@ -29,7 +29,7 @@ from annotations.queries import annotations_per_item, live_leases_per_item
 from annotations.rating import ResponseRating, build_ratings, validate_ratings
 from labelhub.models import User
 from labelhub.services import expert_eligible_domains
-from projects.guidelines import current_guideline
+from projects.guidelines import current_guideline_id
 from projects.models import Item, Project
 from projects.rubrics import current_criteria
 
@@ -67,6 +67,16 @@ def items_eligible_for(
     )
 
 
+def item_eligible(item: Item, *, project: Project, domains: frozenset[str] | None) -> bool:
+    """`items_eligible_for`'s rule for one item already in hand (`project` being its project),
+    without a query. The two are kept side by side and tested against each other."""
+    if domains is None or project.status != Project.Status.ACTIVE:
+        return False
+    return (not item.domain or item.domain in domains) and (
+        not project.required_domain or project.required_domain in domains
+    )
+
+
 def items_open_to(
     *, project: Project, expert: User, now: datetime, domains: list[str] | EllipsisType | None = ...
 ) -> QuerySet[Item]:
@@ -85,13 +95,19 @@ def items_open_to(
 
 
 def _has_room(*, item: Item, project: Project, expert: User, now: datetime) -> bool:
+    """Whether `item` has a slot for `expert`: its labels plus others' live leases, counted by
+    a fresh statement (callers hold the item's lock). The same count as `items_open_to`'s, in
+    hand-written SQL: it runs on every lease and late submission."""
     if item.is_gold:
         return True  # a gold check has no overlap: every expert may answer it
-    taken = (
-        Item.objects.filter(pk=item.pk)
-        .values_list(annotations_per_item() + live_leases_per_item(now, excluding=expert), flat=True)
-        .get()
-    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT (SELECT COUNT(*) FROM {Annotation._meta.db_table} WHERE item_id = %s)
+                     + (SELECT COUNT(*) FROM {Assignment._meta.db_table}
+                        WHERE item_id = %s AND status = %s AND expires_at > %s AND expert_id <> %s)""",
+            [item.pk, item.pk, Status.ACTIVE, connection.ops.adapt_datetimefield_value(now), expert.pk],
+        )
+        (taken,) = cursor.fetchone()
     return taken < project.labels_per_item
 
 
@@ -115,9 +131,7 @@ def assignment_next(
         .first()
     )
     if held is not None:
-        if held.expires_at > now and (
-            items_eligible_for(Item.objects.filter(pk=held.item_id), expert=expert, domains=domains).exists()
-        ):
+        if held.expires_at > now and item_eligible(held.item, project=project, domains=domains):
             return held
         # A lapsed lease no longer holds a slot; close it so the one-open-lease rule admits a new
         # one. So is a live lease the expert may no longer work on (suspended since, or no longer
@@ -143,55 +157,112 @@ def _lease_first_free(
     """
     ranked = open_items.order_by("-n_labels", "-priority", "pk")
     tried: list[int] = []
-    locked: list[int] = []
-    while len(tried) < MAX_CANDIDATES:
-        window = list(
-            ranked.exclude(pk__in=tried).values_list("pk", "n_labels", "priority")[:CANDIDATE_WINDOW]
-        )
-        if not window:
-            break
-        if project.shuffle_items:
-            window.sort(key=lambda row: (-row[1], -row[2], rng.random()))
-        for pk, _, _ in window:
-            tried.append(pk)
-            outcome = _try_lease(pk, wait=False, project=project, expert=expert, now=now, rng=rng)
-            if outcome is _LOCKED:
-                locked.append(pk)
-            elif outcome is not None:
-                return outcome
-    for pk in locked:
+    if project.shuffle_items:
+        outcome = _lease_shuffled(ranked, tried, project=project, expert=expert, now=now, rng=rng)
+    else:
+        outcome = _lease_in_order(ranked, tried, project=project, expert=expert, now=now, rng=rng)
+    if outcome is not None:
+        return outcome
+    # Nothing free was left unlocked: wait for the candidates others hold this instant.
+    for pk in ranked.exclude(pk__in=tried).values_list("pk", flat=True)[:CANDIDATE_WINDOW]:
         outcome = _try_lease(pk, wait=True, project=project, expert=expert, now=now, rng=rng)
         if isinstance(outcome, Assignment):
             return outcome
     return None
 
 
-_LOCKED = object()  # the candidate's lock was held by someone else
+def _lease_in_order(
+    ranked: QuerySet[Item],
+    tried: list[int],
+    *,
+    project: Project,
+    expert: User,
+    now: datetime,
+    rng: random.Random,
+) -> Assignment | None:
+    """One statement finds and locks the first open candidate nobody else holds (SKIP LOCKED),
+    so experts arriving together spread over the candidates instead of queueing on the first."""
+    while len(tried) < MAX_CANDIDATES:
+        outcome = _try_lease(
+            ranked.exclude(pk__in=tried), wait=False, project=project, expert=expert, now=now, rng=rng
+        )
+        if outcome is _LOCKED:
+            return None  # no unlocked candidate is left
+        if isinstance(outcome, Assignment):
+            return outcome
+        tried.append(outcome)  # filled by a race between the query and the lock
+    return None
+
+
+def _lease_shuffled(
+    ranked: QuerySet[Item],
+    tried: list[int],
+    *,
+    project: Project,
+    expert: User,
+    now: datetime,
+    rng: random.Random,
+) -> Assignment | None:
+    """Candidates a window at a time, in random order within each rank; locked ones are
+    stepped over (left out of `tried`, so that they are waited for afterwards)."""
+    seen: list[int] = []
+    while len(seen) < MAX_CANDIDATES:
+        window = list(
+            ranked.exclude(pk__in=seen).values_list("pk", "n_labels", "priority")[:CANDIDATE_WINDOW]
+        )
+        if not window:
+            break
+        window.sort(key=lambda row: (-row[1], -row[2], rng.random()))
+        for pk, _, _ in window:
+            seen.append(pk)
+            outcome = _try_lease(pk, wait=False, project=project, expert=expert, now=now, rng=rng)
+            if isinstance(outcome, Assignment):
+                return outcome
+            if outcome is not _LOCKED:
+                tried.append(pk)
+    return None
+
+
+_LOCKED = object()  # every candidate's lock was held by someone else
 
 
 class _NoRoom(Exception):
-    pass
+    def __init__(self, pk: int) -> None:
+        self.pk = pk
 
 
 def _try_lease(
-    pk: int, *, wait: bool, project: Project, expert: User, now: datetime, rng: random.Random
-) -> Assignment | object | None:
-    """Lease item `pk` if it still has room under its lock. A lock that gives no lease is let go
-    at once (its savepoint is rolled back), so a request never holds one item while waiting for
-    another: two requests cannot deadlock over candidates."""
+    candidates: QuerySet[Item] | int,
+    *,
+    wait: bool,
+    project: Project,
+    expert: User,
+    now: datetime,
+    rng: random.Random,
+) -> Assignment | int | object | None:
+    """Lock the first of `candidates` (or the item of that pk) and lease it if it still has room
+    under the lock.
+
+    Returns the lease; else the pk of a candidate that turned out full; else _LOCKED when not
+    waiting and every candidate was locked by someone else (None when waiting and it is gone).
+    A lock that gives no lease is let go at once (its savepoint is rolled back), so a request
+    never holds one item while waiting for another: two requests cannot deadlock over candidates.
+    """
+    if isinstance(candidates, int):
+        candidates = Item.objects.filter(pk=candidates).order_by("pk")
     try:
         with transaction.atomic():
-            # of=self, and no ordering: the default ordering joins the project, whose row would be
-            # locked too, and every expert of the project would then queue on that one row.
-            lock = Item.objects.select_for_update(no_key=True, skip_locked=not wait, of=("self",))
-            item = lock.filter(pk=pk).order_by().first()
+            # of=self: the project joined for eligibility is not locked, or every expert of the
+            # project would queue on that one row.
+            lock = candidates.select_for_update(no_key=True, skip_locked=not wait, of=("self",))
+            item = lock.first()
             if item is None:
                 return _LOCKED if not wait else None
             if not _has_room(item=item, project=project, expert=expert, now=now):
-                raise _NoRoom
+                raise _NoRoom(item.pk)
             return _lease(item=item, project=project, expert=expert, now=now, rng=rng)
-    except _NoRoom:
-        return None
+    except _NoRoom as full:
+        return full.pk
 
 
 def gold_items_open_to(
@@ -334,24 +405,26 @@ def _store(
 ) -> Submission:
     # Lock only the assignment: locking the joined project row as well would block every other
     # expert's foreign-key checks on it and deadlock under load.
+    item = assignment.item
     assignment = (
         Assignment.objects.select_for_update(of=("self",)).select_related("project").get(pk=assignment.pk)
     )
+    assignment.item = item
     if assignment.expert_id != expert.pk:
         raise ValidationError("This item is assigned to someone else.")
     if assignment.status == Status.SUBMITTED:
         return Submission(Annotation.objects.get(assignment=assignment), created=False)
     if assignment.status == Status.SKIPPED:
         raise ValidationError("You skipped this item; it can no longer be submitted.")
-    project = assignment.project
-    if not items_eligible_for(Item.objects.filter(pk=assignment.item_id), expert=expert).exists():
+    project = assignment.project  # read under the lock: a pause since the page loaded counts
+    if not item_eligible(item, project=project, domains=expert_eligible_domains(user=expert)):
         raise ValidationError(
             "You can no longer label this item: the project is paused or archived, "
             "or your expert profile no longer covers it."
         )
     if assignment.status == Status.EXPIRED or assignment.expires_at <= now:
         # A late submission is still welcome while the slot it held is free.
-        item = Item.objects.select_for_update(no_key=True, of=("self",)).get(pk=assignment.item_id)
+        Item.objects.select_for_update(no_key=True, of=("self",)).get(pk=item.pk)
         if not _has_room(item=item, project=project, expert=expert, now=now):
             raise LeaseLost("Your time on this item ran out and other experts completed it.")
     preference, directional = (
@@ -366,7 +439,7 @@ def _store(
         strength=judgment.strength if directional and project.asks_strength else None,
         rationale=judgment.rationale.strip(),
         active_seconds=max(0, judgment.active_seconds),
-        guideline=current_guideline(project),
+        guideline_id=current_guideline_id(project),
         idempotency_key=key,
     )
     # Validated above (the judgment) or the server's own; the database's constraints check them.

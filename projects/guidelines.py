@@ -25,6 +25,11 @@ def current_guideline(project: Project) -> Guideline | None:
     return project.guidelines.order_by("-version").first()
 
 
+def current_guideline_id(project: Project) -> int | None:
+    """The current guideline's id, without reading its text (each judgment records it)."""
+    return project.guidelines.order_by("-version").values_list("pk", flat=True).first()
+
+
 def guideline_show(*, project: Project, viewer: User, request: HttpRequest) -> ShownGuideline | None:
     """The current guideline as `viewer` may see it now, or None when none is published."""
     guideline = current_guideline(project)

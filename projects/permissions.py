@@ -12,12 +12,16 @@ from enum import StrEnum
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404
-from guardian.core import ObjectPermissionChecker
 from guardian.shortcuts import get_objects_for_user
 
 from labelhub.accounts import is_staff
 from labelhub.models import User
-from projects.models import Membership, Project
+from projects.models import (
+    Membership,
+    Project,
+    ProjectGroupObjectPermission,
+    ProjectUserObjectPermission,
+)
 
 Role = Membership.Role
 
@@ -53,10 +57,16 @@ def projects_for(user: User, perm: Perm) -> QuerySet[Project]:
 
 
 def _granted(user: User, project: Project) -> frozenset[str]:
-    """The permissions `user` holds on `project` (its own and its groups'), in two small queries."""
+    """The permissions `user` holds on `project`, its own and its groups', in one query of
+    guardian's direct tables (this runs on every labelling request)."""
     if not user.is_authenticated or not user.is_active:
         return frozenset()
-    return frozenset(ObjectPermissionChecker(user).get_perms(project))
+    own = ProjectUserObjectPermission.objects.filter(user=user, content_object=project)
+    via_groups = ProjectGroupObjectPermission.objects.filter(group__user=user, content_object=project)
+    codenames = own.values_list("permission__codename", flat=True).union(
+        via_groups.values_list("permission__codename", flat=True)
+    )
+    return frozenset(codenames)
 
 
 def has_project_perm(user: User, project: Project, perm: Perm) -> bool:
@@ -77,7 +87,7 @@ def project_for(user: User, perm: Perm, **lookup: str | int) -> Project:
     # client (an expert, a reviewer) gets 404 for it too, so that probing slugs tells them nothing.
     visible = Perm.EXPORT if "slug" in lookup else Perm.VIEW
     # On every labelling request: the project, then what the user holds on it (not a search of
-    # all the user's projects), so this costs three small queries whatever the user's history.
+    # all the user's projects), so this costs two small queries whatever the user's history.
     project = Project.objects.select_related("client").filter(**lookup).first()
     if project is None or not user.is_authenticated or not user.is_active:
         raise Http404("No such project.")

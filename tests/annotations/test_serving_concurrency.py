@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
-from django.db import close_old_connections, connection
+from django.db import close_old_connections, connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
@@ -175,3 +175,52 @@ def test_a_late_submit_and_a_new_lease_on_its_freed_slot_never_both_win(overlap)
             assert not stored and leased is not None and leased.item == item
         assert Annotation.objects.filter(item=item).count() == overlap - 1 + stored
         assert not items_past_overlap(project, after)
+
+
+class HeldLock:
+    """Another request holding item `pk`'s row lock, in a thread and connection of its own, until
+    released."""
+
+    def __init__(self, pk: int) -> None:
+        self.taken, self.release = threading.Event(), threading.Event()
+        self.thread = threading.Thread(target=self._hold, args=(pk,))
+        self.thread.start()
+        assert self.taken.wait(10), "the lock was not taken"
+
+    def _hold(self, pk: int) -> None:
+        try:
+            with transaction.atomic():
+                Item.objects.select_for_update(no_key=True).filter(pk=pk).order_by().first()
+                self.taken.set()
+                self.release.wait(10)
+        finally:
+            connection.close()
+
+    def let_go(self) -> None:
+        self.release.set()
+        self.thread.join(10)
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_a_candidate_locked_this_instant_is_stepped_over(shuffle):
+    project = ProjectFactory(labels_per_item=1, shuffle_items=shuffle)
+    first, second = ItemFactory(project=project), ItemFactory(project=project)
+    (expert,) = experts_of(project, 1, "stepper")
+    held = HeldLock(first.pk)
+    try:
+        assignment = assignment_next(project=project, expert=expert)
+    finally:
+        held.let_go()
+    assert assignment.item_id == second.pk
+
+
+def test_when_the_only_open_item_is_locked_its_lock_is_waited_for_rather_than_saying_all_done():
+    project = ProjectFactory(labels_per_item=1)
+    only = ItemFactory(project=project)
+    (expert,) = experts_of(project, 1, "waiter")
+    held = HeldLock(only.pk)
+    threading.Timer(0.3, held.let_go).start()
+    started = time.monotonic()
+    assignment = assignment_next(project=project, expert=expert)
+    assert assignment is not None and assignment.item_id == only.pk
+    assert time.monotonic() - started >= 0.25  # it did wait for the lock
