@@ -15,6 +15,7 @@ SHARE on it and wait for it, while the submission waited behind it: a deadlock u
 
 import random
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import EllipsisType
@@ -137,17 +138,23 @@ def assignment_next(
         # one. So is a live lease the expert may no longer work on (suspended since, or no longer
         # vetted for the item's domain): it is not resumed, and its slot goes back to the others.
         Assignment.objects.filter(pk=held.pk).update(status=Status.EXPIRED)
-    open_items = items_open_to(project=project, expert=expert, now=now, domains=domains).filter(is_gold=False)
     # Gold checks are mixed into real work, never served once it has run out.
-    if _gold_due(project=project, expert=expert, rng=rng) and open_items.exists():
+    if _gold_due(project=project, expert=expert, rng=rng) and next_open_item(
+        project=project, expert=expert, now=now, domains=domains, lock=False
+    ):
         gold = gold_items_open_to(project=project, expert=expert, domains=domains).order_by("pk").first()
         if gold is not None:
             return _lease(item=gold, project=project, expert=expert, now=now, rng=rng)
-    return _lease_first_free(open_items, project=project, expert=expert, now=now, rng=rng)
+    return _lease_first_free(project=project, expert=expert, now=now, rng=rng, domains=domains)
 
 
 def _lease_first_free(
-    open_items: QuerySet[Item], *, project: Project, expert: User, now: datetime, rng: random.Random
+    *,
+    project: Project,
+    expert: User,
+    now: datetime,
+    rng: random.Random,
+    domains: frozenset[str] | None,
 ) -> Assignment | None:
     """Lease the first candidate in serving order that still has room once its lock is held.
 
@@ -155,56 +162,54 @@ def _lease_first_free(
     at first; if nothing else is free, their locks are waited for, so a brief lock never makes
     an expert think the project is done.
     """
-    ranked = open_items.order_by("-n_labels", "-priority", "pk")
-    tried: list[int] = []
+    tried: list[int] = []  # found full under their lock
     if project.shuffle_items:
-        outcome = _lease_shuffled(ranked, tried, project=project, expert=expert, now=now, rng=rng)
+        outcome = _lease_shuffled(tried, project=project, expert=expert, now=now, rng=rng, domains=domains)
     else:
-        outcome = _lease_in_order(ranked, tried, project=project, expert=expert, now=now, rng=rng)
+        outcome = None
+        while outcome is None and len(tried) < MAX_CANDIDATES:
+            # One statement finds and locks the first open candidate nobody holds (SKIP LOCKED), so
+            # experts arriving together spread over the candidates instead of queueing on one.
+            def find() -> Item | None:
+                return next_open_item(project=project, expert=expert, now=now, domains=domains, tried=tried)
+
+            outcome = _try_lease(find, project=project, expert=expert, now=now, rng=rng)
+            if outcome is None:
+                break  # no unlocked candidate is left
+            if not isinstance(outcome, Assignment):
+                tried.append(outcome)  # filled by a race between the query and the lock
+                outcome = None
     if outcome is not None:
         return outcome
     # Nothing free was left unlocked: wait for the candidates others hold this instant.
+    ranked = _ranked_open_items(project=project, expert=expert, now=now, domains=domains)
     for pk in ranked.exclude(pk__in=tried).values_list("pk", flat=True)[:CANDIDATE_WINDOW]:
-        outcome = _try_lease(pk, wait=True, project=project, expert=expert, now=now, rng=rng)
+        outcome = _try_lease(_locker(pk, wait=True), project=project, expert=expert, now=now, rng=rng)
         if isinstance(outcome, Assignment):
             return outcome
     return None
 
 
-def _lease_in_order(
-    ranked: QuerySet[Item],
-    tried: list[int],
-    *,
-    project: Project,
-    expert: User,
-    now: datetime,
-    rng: random.Random,
-) -> Assignment | None:
-    """One statement finds and locks the first open candidate nobody else holds (SKIP LOCKED),
-    so experts arriving together spread over the candidates instead of queueing on the first."""
-    while len(tried) < MAX_CANDIDATES:
-        outcome = _try_lease(
-            ranked.exclude(pk__in=tried), wait=False, project=project, expert=expert, now=now, rng=rng
-        )
-        if outcome is _LOCKED:
-            return None  # no unlocked candidate is left
-        if isinstance(outcome, Assignment):
-            return outcome
-        tried.append(outcome)  # filled by a race between the query and the lock
-    return None
+def _ranked_open_items(
+    *, project: Project, expert: User, now: datetime, domains: frozenset[str] | None
+) -> QuerySet[Item]:
+    """The items `next_open_item` serves, in its order, as a queryset."""
+    open_items = items_open_to(project=project, expert=expert, now=now, domains=domains).filter(is_gold=False)
+    return open_items.order_by("-n_labels", "-priority", "pk")
 
 
 def _lease_shuffled(
-    ranked: QuerySet[Item],
     tried: list[int],
     *,
     project: Project,
     expert: User,
     now: datetime,
     rng: random.Random,
+    domains: frozenset[str] | None,
 ) -> Assignment | None:
     """Candidates a window at a time, in random order within each rank; locked ones are
     stepped over (left out of `tried`, so that they are waited for afterwards)."""
+    ranked = _ranked_open_items(project=project, expert=expert, now=now, domains=domains)
     seen: list[int] = []
     while len(seen) < MAX_CANDIDATES:
         window = list(
@@ -215,15 +220,85 @@ def _lease_shuffled(
         window.sort(key=lambda row: (-row[1], -row[2], rng.random()))
         for pk, _, _ in window:
             seen.append(pk)
-            outcome = _try_lease(pk, wait=False, project=project, expert=expert, now=now, rng=rng)
+            outcome = _try_lease(_locker(pk, wait=False), project=project, expert=expert, now=now, rng=rng)
             if isinstance(outcome, Assignment):
                 return outcome
-            if outcome is not _LOCKED:
+            if outcome is not None:
                 tried.append(pk)
     return None
 
 
-_LOCKED = object()  # every candidate's lock was held by someone else
+def next_open_item(
+    *,
+    project: Project,
+    expert: User,
+    now: datetime,
+    domains: frozenset[str] | None,
+    tried: list[int] | None = None,
+    lock: bool = True,
+) -> Item | None:
+    """The first item of `items_open_to(...)` that is not a gold check, in serving order (partly
+    labelled first, then priority, then import order), leaving out `tried`; with `lock`, its row
+    is locked unless someone else holds it, in which case the next one is taken (PostgreSQL).
+
+    The same rule as `items_open_to`, written out as one statement because it runs on every lease
+    (compiling the ORM query cost more than running it); a test checks that the two agree.
+    """
+    if domains is None:
+        return None
+    item, annotation, skip, assignment, project_table = (
+        Item._meta.db_table,
+        Annotation._meta.db_table,
+        Skip._meta.db_table,
+        Assignment._meta.db_table,
+        Project._meta.db_table,
+    )
+    params: list[object] = [project.pk, False, Project.Status.ACTIVE]
+    in_domains = ""
+    if domains:
+        placeholders = ", ".join(["%s"] * len(domains))
+        in_domains = f" OR {{column}} IN ({placeholders})"
+    item_domain = "i.domain = ''" + in_domains.format(column="i.domain")
+    required = "p.required_domain = ''" + in_domains.format(column="p.required_domain")
+    params += [*sorted(domains), *sorted(domains)]
+    params += [project.labels_per_item, expert.pk, expert.pk]
+    params += [
+        Status.ACTIVE,
+        connection.ops.adapt_datetimefield_value(now),
+        expert.pk,
+        project.labels_per_item,
+    ]
+    not_tried = ""
+    if tried:
+        not_tried = f"AND i.id NOT IN ({', '.join(['%s'] * len(tried))})"
+        params += tried
+    sql = f"""
+        SELECT i.* FROM {item} i JOIN {project_table} p ON p.id = i.project_id
+        WHERE i.project_id = %s AND i.is_gold = %s AND p.status = %s
+          AND ({item_domain}) AND ({required})
+          AND i.n_labels < %s
+          AND NOT EXISTS (SELECT 1 FROM {annotation} a WHERE a.item_id = i.id AND a.expert_id = %s)
+          AND NOT EXISTS (SELECT 1 FROM {skip} k WHERE k.item_id = i.id AND k.expert_id = %s)
+          AND (SELECT COUNT(*) FROM {annotation} a WHERE a.item_id = i.id)
+            + (SELECT COUNT(*) FROM {assignment} s WHERE s.item_id = i.id AND s.status = %s
+               AND s.expires_at > %s AND s.expert_id <> %s) < %s
+          {not_tried}
+        ORDER BY i.n_labels DESC, i.priority DESC, i.id
+        LIMIT 1"""
+    if lock and connection.vendor == "postgresql":
+        # Only the item's row: locking the joined project would queue every expert on it.
+        sql += " FOR NO KEY UPDATE OF i SKIP LOCKED"
+    return next(iter(Item.objects.raw(sql, params)), None)
+
+
+def _locker(pk: int, *, wait: bool) -> Callable[[], Item | None]:
+    """Finds item `pk` with its row locked; without `wait`, None when someone else holds it."""
+
+    def find() -> Item | None:
+        lock = Item.objects.select_for_update(no_key=True, skip_locked=not wait, of=("self",))
+        return lock.filter(pk=pk).order_by().first()  # no ordering: the default one joins the project
+
+    return find
 
 
 class _NoRoom(Exception):
@@ -232,32 +307,19 @@ class _NoRoom(Exception):
 
 
 def _try_lease(
-    candidates: QuerySet[Item] | int,
-    *,
-    wait: bool,
-    project: Project,
-    expert: User,
-    now: datetime,
-    rng: random.Random,
-) -> Assignment | int | object | None:
-    """Lock the first of `candidates` (or the item of that pk) and lease it if it still has room
-    under the lock.
+    find: Callable[[], Item | None], *, project: Project, expert: User, now: datetime, rng: random.Random
+) -> Assignment | int | None:
+    """Lease the item `find` locks if it still has room under the lock.
 
-    Returns the lease; else the pk of a candidate that turned out full; else _LOCKED when not
-    waiting and every candidate was locked by someone else (None when waiting and it is gone).
-    A lock that gives no lease is let go at once (its savepoint is rolled back), so a request
-    never holds one item while waiting for another: two requests cannot deadlock over candidates.
+    Returns the lease; else the pk of an item that turned out full; else None when `find` found
+    nothing. A lock that gives no lease is let go at once (its savepoint is rolled back), so a
+    request never holds one item while waiting for another: two requests cannot deadlock.
     """
-    if isinstance(candidates, int):
-        candidates = Item.objects.filter(pk=candidates).order_by("pk")
     try:
         with transaction.atomic():
-            # of=self: the project joined for eligibility is not locked, or every expert of the
-            # project would queue on that one row.
-            lock = candidates.select_for_update(no_key=True, skip_locked=not wait, of=("self",))
-            item = lock.first()
+            item = find()
             if item is None:
-                return _LOCKED if not wait else None
+                return None
             if not _has_room(item=item, project=project, expert=expert, now=now):
                 raise _NoRoom(item.pk)
             return _lease(item=item, project=project, expert=expert, now=now, rng=rng)

@@ -71,13 +71,13 @@ def main() -> None:
     import projects.permissions
 
     timed(TokenAuthentication, "authenticate", "token authentication")
-    timed(annotations.api, "project_for", "project_for (guardian: 4 queries)")
-    timed(projects.permissions, "has_project_perm", "  of which has_project_perm")
+    timed(annotations.api, "project_for", "project_for (the project, then its permissions)")
+    timed(projects.permissions, "_granted", "  of which the permissions")
     timed(annotations.services, "assignment_next", "assignment_next")
-    timed(annotations.services, "items_open_to", "  of which items_open_to (building the query)")
+    timed(annotations.services, "next_open_item", "  of which next_open_item (find and lock)")
     timed(annotations.services, "_lease", "  of which _lease")
     timed(annotations.services, "annotation_submit", "annotation_submit")
-    timed(annotations.services, "items_eligible_for", "items_eligible_for (both)")
+    timed(annotations.services, "expert_eligible_domains", "expert_eligible_domains (both)")
     timed(annotations.services, "_has_room", "_has_room")
     timed(Model, "full_clean", "Model.full_clean (both; a query per foreign key)")
 

@@ -9,7 +9,9 @@ members without the needed right get 403. Staff (the operator's own admins) see 
 
 from enum import StrEnum
 
+from django.contrib.auth.models import Permission
 from django.core.exceptions import PermissionDenied
+from django.db import connection
 from django.db.models import QuerySet
 from django.http import Http404
 from guardian.shortcuts import get_objects_for_user
@@ -57,16 +59,26 @@ def projects_for(user: User, perm: Perm) -> QuerySet[Project]:
 
 
 def _granted(user: User, project: Project) -> frozenset[str]:
-    """The permissions `user` holds on `project`, its own and its groups', in one query of
-    guardian's direct tables (this runs on every labelling request)."""
+    """The permissions `user` holds on `project`, its own and its groups', in one statement over
+    guardian's direct tables. Hand-written: it runs on every labelling request, and compiling the
+    ORM's union cost more than running it."""
     if not user.is_authenticated or not user.is_active:
         return frozenset()
-    own = ProjectUserObjectPermission.objects.filter(user=user, content_object=project)
-    via_groups = ProjectGroupObjectPermission.objects.filter(group__user=user, content_object=project)
-    codenames = own.values_list("permission__codename", flat=True).union(
-        via_groups.values_list("permission__codename", flat=True)
-    )
-    return frozenset(codenames)
+    own, via_group = ProjectUserObjectPermission._meta, ProjectGroupObjectPermission._meta
+    membership = User.groups.through._meta
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT p.codename FROM {own.db_table} o
+                JOIN {Permission._meta.db_table} p ON p.id = o.permission_id
+                WHERE o.user_id = %s AND o.content_object_id = %s
+                UNION
+                SELECT p.codename FROM {via_group.db_table} g
+                JOIN {Permission._meta.db_table} p ON p.id = g.permission_id
+                JOIN {membership.db_table} m ON m.group_id = g.group_id
+                WHERE m.{membership.get_field("user").column} = %s AND g.content_object_id = %s""",
+            [user.pk, project.pk, user.pk, project.pk],
+        )
+        return frozenset(codename for (codename,) in cursor.fetchall())
 
 
 def has_project_perm(user: User, project: Project, perm: Perm) -> bool:

@@ -7,13 +7,21 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
 from annotations.models import Annotation, Assignment
 from annotations.progress import project_progress
-from annotations.services import Judgment, annotation_submit, assignment_next, assignment_skip
-from projects.models import Item, Membership
+from annotations.services import (
+    Judgment,
+    annotation_submit,
+    assignment_next,
+    assignment_skip,
+    items_open_to,
+    next_open_item,
+)
+from projects.models import Item, Membership, Project
 from tests.conftest import member
 from tests.factories import FixedDraws, ItemFactory
 
@@ -207,3 +215,98 @@ def test_client_viewers_see_flagged_items_without_admin_links(client, viewer, ac
     client.force_login(viewer)
     page = client.get(reverse("annotations:project", args=[acme.code])).content.decode()
     assert "broken-2" in page and reverse("admin:projects_item_change", args=[item.pk]) not in page
+
+
+def open_in_order_by_statement(project, expert, now, domains) -> list[str]:
+    """Every item next_open_item would serve, in order, by asking it again leaving out the last."""
+    tried: list[int] = []
+    while item := next_open_item(project=project, expert=expert, now=now, domains=domains, tried=tried):
+        tried.append(item.pk)
+    return [Item.objects.get(pk=pk).external_id for pk in tried]
+
+
+def open_in_order_by_orm(project, expert, now, domains) -> list[str]:
+    open_items = items_open_to(project=project, expert=expert, now=now, domains=domains).filter(is_gold=False)
+    ranked = open_items.order_by("-n_labels", "-priority", "pk")
+    return list(ranked.values_list("external_id", flat=True))
+
+
+@pytest.mark.parametrize("overlap", [1, 2, 3])
+def test_the_serving_statement_agrees_with_items_open_to(acme, annotator, annotator2, overlap):
+    """next_open_item writes items_open_to's rule out by hand; over a project in every state an
+    item can be in, for several experts and eligibilities, both give the same items in one order."""
+    acme.labels_per_item = overlap
+    acme.save()
+    now = timezone.now()
+    third = member(acme, "third", Membership.Role.EXPERT)
+    spec = {  # external id: (domain, priority, gold)
+        "plain": ("", 0, False),
+        "urgent": ("", 5, False),
+        "med": ("medicine", 0, False),
+        "law": ("law", 1, False),
+        "gold": ("", 9, True),
+        "judged-by-2": ("", 0, False),
+        "skipped-by-1": ("", 0, False),
+        "leased-by-2": ("", 0, False),
+        "lapsed-lease-by-3": ("", 0, False),
+        "leased-by-1": ("", 0, False),
+        "judged-by-1": ("", 0, False),
+        "full": ("", 0, False),
+    }
+    items = {}
+    for external_id, (domain, priority, gold) in spec.items():
+        items[external_id] = ItemFactory(
+            project=acme, external_id=external_id, domain=domain, priority=priority, is_gold=gold
+        )
+
+    def lease(item, expert, expires, status=Assignment.Status.ACTIVE):
+        return Assignment.objects.create(
+            project=acme,
+            item=item,
+            expert=expert,
+            shown_left=0,
+            leased_at=now,
+            expires_at=expires,
+            status=status,
+        )
+
+    def judge(item, expert):
+        assignment = lease(item, expert, now, status=Assignment.Status.SUBMITTED)
+        Annotation.objects.create(
+            project=acme,
+            item=item,
+            expert=expert,
+            assignment=assignment,
+            preference="a",
+            idempotency_key=uuid.uuid4(),
+        )
+        Item.objects.filter(pk=item.pk).update(n_labels=models.F("n_labels") + 1)
+
+    judge(items["judged-by-2"], annotator2)
+    judge(items["judged-by-1"], annotator)
+    for filler in experts(acme, overlap):
+        judge(items["full"], filler)
+    skipped = lease(items["skipped-by-1"], annotator, now + timedelta(hours=1))
+    assignment_skip(assignment=skipped, expert=annotator, reason="expertise")
+    lease(items["leased-by-2"], annotator2, now + timedelta(hours=1))
+    lease(items["lapsed-lease-by-3"], third, now - timedelta(minutes=1))
+    lease(items["leased-by-1"], annotator, now + timedelta(hours=1))
+    checked = 0
+    for status, required in (
+        (Project.Status.ACTIVE, ""),
+        (Project.Status.ACTIVE, "law"),
+        (Project.Status.PAUSED, ""),
+    ):
+        Project.objects.filter(pk=acme.pk).update(status=status, required_domain=required)
+        acme.refresh_from_db()
+        for expert in (annotator, annotator2, third):
+            for domains in (None, frozenset(), frozenset({"medicine"}), frozenset({"medicine", "law"})):
+                by_orm = open_in_order_by_orm(acme, expert, now, domains)
+                assert open_in_order_by_statement(acme, expert, now, domains) == by_orm, (
+                    status,
+                    required,
+                    expert,
+                    domains,
+                )
+                checked += len(by_orm)
+    assert checked > 30  # most combinations do serve something

@@ -1,11 +1,15 @@
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth.models import Group
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
 from django.utils import timezone
+from guardian.shortcuts import assign_perm
 
 from labelhub.models import AuditEvent
 from projects.models import Membership
-from projects.permissions import Perm, has_project_perm
+from projects.permissions import Perm, has_project_perm, project_for
 from projects.services import GrantRefused, membership_grant, membership_revoke
 from tests.conftest import member
 from tests.factories import UserFactory
@@ -133,3 +137,21 @@ def test_staff_override_a_conflict_only_with_a_reason_which_is_recorded(
 def test_clients_that_are_not_competitors_share_experts_freely(acme, manager, other_client_annotator):
     membership_grant(project=acme, user=other_client_annotator, role=Role.EXPERT, granted_by=manager)
     assert has_project_perm(other_client_annotator, acme, Perm.LABEL)
+
+
+def test_the_door_reads_permissions_held_through_a_group_on_that_project_only(acme, globex):
+    """Roles are granted to users, but guardian also lets a group hold object permissions; the
+    door honours those, for the project they are on and no other."""
+    user = UserFactory(username="grouped")
+    team = Group.objects.create(name="acme-reviewers")
+    user.groups.add(team)
+    assign_perm(Perm.VIEW, team, acme)
+    assign_perm(Perm.REVIEW, team, acme)
+    assert project_for(user, Perm.REVIEW, pk=acme.pk) == acme
+    with pytest.raises(PermissionDenied):
+        project_for(user, Perm.LABEL, pk=acme.pk)  # a member, without this right: 403
+    with pytest.raises(Http404):
+        project_for(user, Perm.VIEW, pk=globex.pk)  # not on the other client's project: 404
+    user.groups.remove(team)
+    with pytest.raises(Http404):
+        project_for(user, Perm.VIEW, pk=acme.pk)
