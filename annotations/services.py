@@ -166,13 +166,13 @@ def _lease_first_free(
     if project.shuffle_items:
         outcome = _lease_shuffled(tried, project=project, expert=expert, now=now, rng=rng, domains=domains)
     else:
+        # One statement finds and locks the first open candidate nobody holds (SKIP LOCKED), so
+        # experts arriving together spread over the candidates instead of queueing on one.
+        def find() -> Item | None:
+            return next_open_item(project=project, expert=expert, now=now, domains=domains, tried=tried)
+
         outcome = None
         while outcome is None and len(tried) < MAX_CANDIDATES:
-            # One statement finds and locks the first open candidate nobody holds (SKIP LOCKED), so
-            # experts arriving together spread over the candidates instead of queueing on one.
-            def find() -> Item | None:
-                return next_open_item(project=project, expert=expert, now=now, domains=domains, tried=tried)
-
             outcome = _try_lease(find, project=project, expert=expert, now=now, rng=rng)
             if outcome is None:
                 break  # no unlocked candidate is left
@@ -486,7 +486,7 @@ def _store(
         )
     if assignment.status == Status.EXPIRED or assignment.expires_at <= now:
         # A late submission is still welcome while the slot it held is free.
-        Item.objects.select_for_update(no_key=True, of=("self",)).get(pk=item.pk)
+        Item.objects.select_for_update(no_key=True, of=("self",)).get(pk=item.pk)  # for the count
         if not _has_room(item=item, project=project, expert=expert, now=now):
             raise LeaseLost("Your time on this item ran out and other experts completed it.")
     preference, directional = (
