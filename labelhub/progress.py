@@ -54,6 +54,12 @@ class Progress:
             self.stream.write("\r" + self.line() + "\033[K\n")
             self.stream.flush()
 
+    def abandon(self) -> None:
+        """Erase the line: the work failed, and what follows says why."""
+        if self.enabled:
+            self.stream.write("\r\033[K")
+            self.stream.flush()
+
     def track(self, rows: Iterable[T]) -> Iterator[T]:
         for row in rows:
             yield row
