@@ -99,6 +99,8 @@ def prompt_id(prompt: Any) -> str:
 
 def split_of(prompt_key: str, splits: tuple[tuple[str, float], ...]) -> str:
     """The split of a prompt, from its hash: the same prompt is always in the same split."""
+    if not splits:
+        return "train"
     point = int(prompt_key, 16) / 16 ** len(prompt_key)
     edge = 0.0
     for name, share in splits:
@@ -128,8 +130,7 @@ class ResponseRow(NamedTuple):
     model: str
 
 
-@dataclass(frozen=True)
-class ItemRow:
+class ItemRow(NamedTuple):  # a tuple: built once per exported item, several times faster
     external_id: str
     prompt: Any
     is_chat: bool
@@ -255,7 +256,7 @@ def _pair_lines(
     export_id = export_id_for(project, options)
     pseudonyms = _Pseudonyms(project)
     for item, judgments, responses in _item_judgments(project):
-        counts = Counter(a.preference for a in judgments)
+        counts = Counter([a.preference for a in judgments])
         tally["dropped: tie or both bad"] += counts["tie"] + counts["both_bad"]
         if len(judgments) < options.min_annotations:
             tally["dropped: too few judgments"] += counts["a"] + counts["b"]

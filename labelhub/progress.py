@@ -43,8 +43,10 @@ class Progress:
 
     def advance(self, rows: int = 1) -> None:
         self.done += rows
+        if not self.enabled:  # the usual case in scripts and pipes: no clock read per row
+            return
         now = time.monotonic()
-        if self.enabled and now - self.last >= self.interval:
+        if now - self.last >= self.interval:
             self.last = now
             self.stream.write("\r" + self.line() + "\033[K")
             self.stream.flush()
@@ -52,6 +54,12 @@ class Progress:
     def finish(self) -> None:
         if self.enabled:
             self.stream.write("\r" + self.line() + "\033[K\n")
+            self.stream.flush()
+
+    def abandon(self) -> None:
+        """Erase the line: the work failed, and what follows says why."""
+        if self.enabled:
+            self.stream.write("\r\033[K")
             self.stream.flush()
 
     def track(self, rows: Iterable[T]) -> Iterator[T]:

@@ -5,6 +5,10 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from labelhub import views
 
+# Every app's admin module registers its ModelAdmins here rather than at start-up (see
+# projects.apps.LabelHubAdminConfig), before `admin.site.urls` lists them.
+admin.autodiscover()
+
 urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -345,29 +345,59 @@ def detect_format(filename: str) -> str:
     raise ValueError(f"{filename}: cannot tell the format from the name; use .jsonl or .csv")
 
 
-def parse_items(data: bytes | str, *, fmt: str, kind: str = "pairwise") -> ParseResult:
-    """Parse a whole file for a project of `kind`. Every problem is reported, not only the first."""
+@dataclass
+class ItemStream:
+    """A file's items and errors, read one line at a time in the file's order.
+
+    `entries` yields each item that passes every check and a LineError for each problem
+    (duplicate ids included, and "the file holds no items" last if it yielded nothing else).
+    `most` is an upper bound on the items it can yield, known before any is read: the importer
+    reserves their ids before it starts sending rows.
+    """
+
+    entries: Iterator[ItemRecord | LineError]
+    most: int
+
+
+def read_items(data: bytes | str, *, fmt: str, kind: str = "pairwise") -> ItemStream:
+    """Read a whole file for a project of `kind` lazily: each line is checked as it is reached."""
     rule = RESPONSE_RULES[kind]
     if isinstance(data, bytes):
         try:
             data = data.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
             line = data[: exc.start].count(b"\n") + 1
-            return ParseResult([], [LineError(line, "the file is not valid UTF-8")])
-    records = _csv_records(data, rule) if fmt == "csv" else _jsonl_records(data.splitlines(), rule)
-    items: list[ItemRecord] = []
-    errors: list[LineError] = []
+            return ItemStream(iter([LineError(line, "the file is not valid UTF-8")]), 0)
+    if fmt == "csv":
+        # Each record takes at least one line, and the reader ends lines at \n, \r and \r\n.
+        return ItemStream(_checked(_csv_records(data, rule)), data.count("\n") + data.count("\r") + 1)
+    lines = data.splitlines()
+    return ItemStream(_checked(_jsonl_records(lines, rule)), len(lines))
+
+
+def _checked(records: Iterator[tuple[int, ItemRecord | LineError]]) -> Iterator[ItemRecord | LineError]:
+    """The records with their ids checked for repeats, and the error for a file with no items."""
     first_line_of: dict[str, int] = {}
+    empty = True
     for number, record in records:
+        empty = False
         if isinstance(record, LineError):
-            errors.append(record)
+            yield record
             continue
         first = first_line_of.get(record.external_id)
         if first is not None:
-            errors.append(LineError(number, f"duplicate id {record.external_id!r} (first on line {first})"))
+            yield LineError(number, f"duplicate id {record.external_id!r} (first on line {first})")
             continue
         first_line_of[record.external_id] = number
-        items.append(record)
-    if not items and not errors:
-        errors.append(LineError(1, "the file holds no items"))
+        yield record
+    if empty:
+        yield LineError(1, "the file holds no items")
+
+
+def parse_items(data: bytes | str, *, fmt: str, kind: str = "pairwise") -> ParseResult:
+    """Parse a whole file for a project of `kind`. Every problem is reported, not only the first."""
+    items: list[ItemRecord] = []
+    errors: list[LineError] = []
+    for entry in read_items(data, fmt=fmt, kind=kind).entries:
+        (errors if isinstance(entry, LineError) else items).append(entry)
     return ParseResult(items, errors)

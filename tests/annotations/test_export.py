@@ -162,3 +162,45 @@ def test_the_progress_page_counts_items_and_labels(client, manager, acme, acme_i
     assert 'data-testid="items">5<' in page
     assert f'data-testid="complete">{rows_wanted} (' in page
     assert f'data-testid="annotations">{rows_wanted}<' in page
+
+
+def test_each_pair_line_is_the_json_module_s_own_bytes(acme, annotator):
+    # Independent of the export's code: the line json.dumps writes for the row TRL expects.
+    from annotations.exports import PairOptions, export_id_for, prompt_id
+
+    chat = [{"role": "system", "content": "Sé bref.\n"}, {"role": "user", "content": 'Qu"oi ?\u2028'}]
+    ItemFactory(
+        project=acme, external_id="g-1", prompt=chat, is_chat=True, responses=[("ça\t1", "m-1"), ("2", "")]
+    )
+    label(acme, annotator, "B", 3)
+    who = annotator_pseudonym(project_id=acme.pk, user_id=annotator.pk)
+    expected = {
+        "prompt": chat,
+        "chosen": [{"role": "assistant", "content": "2"}],
+        "rejected": [{"role": "assistant", "content": "ça\t1"}],
+        "id": f"g-1:{who}",
+        "item_id": "g-1",
+        "prompt_id": prompt_id(chat),
+        "chosen_model": "",
+        "rejected_model": "m-1",
+        "annotators": [who],
+        "n_annotations": 1,
+        "agreement": 1.0,
+        "strength": "much",
+        "split": "train",
+        "export_id": export_id_for(acme, PairOptions()),
+        "guideline_version": 1,
+    }
+    line = json.dumps(expected, ensure_ascii=False, separators=(",", ":")) + "\n"
+    assert b"".join(export_pairs(acme)) == line.encode()
+
+
+def test_the_command_s_file_holds_the_export_s_bytes_past_its_write_buffer(acme, annotator, tmp_path):
+    # Six items of 400 kB each: the file is written through several fills of its 1 MiB buffer.
+    for n in range(6):
+        ItemFactory(project=acme, external_id=f"big-{n}", responses=[(f"{n}" * 400_000, "a"), ("short", "b")])
+        label(acme, annotator, "A", 1)
+    target = tmp_path / "pairs.jsonl"
+    call_command("export_dataset", acme.slug, "-o", str(target), stderr=io.StringIO())
+    data = target.read_bytes()
+    assert len(data) > 2_400_000 and data == b"".join(export_pairs(acme))

@@ -333,3 +333,108 @@ def test_gold_checks_come_in_with_their_expected_answer_from_jsonl_and_csv(acme,
 def test_a_bad_gold_answer_is_refused_with_its_line(kind, gold, message):
     result = parse_items(json.dumps(row("g", gold=gold)), fmt="jsonl", kind=kind)
     assert result.items == [] and [e.format("items") for e in result.errors] == [f"items:{message}"]
+
+
+def item_id_sequence_value() -> int:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT last_value FROM projects_item_id_seq")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.postgres_only
+def test_errors_found_after_rows_were_sent_are_all_reported_and_nothing_is_stored(acme, tmp_path):
+    # The import sends rows to PostgreSQL while it reads the file: here 3,000 good items are on
+    # their way before the first bad line, and more good ones follow the bad ones.
+    rows: list = [row(f"ok-{n}") for n in range(3000)]
+    rows += ["{not json", row("ok-5"), row("empty", prompt="")]
+    rows += [row(f"late-{n}") for n in range(500)]
+    rows.append({**row("z"), "colour": "red"})
+    path = write_jsonl(tmp_path / "bad.jsonl", rows)
+    err = StringIO()
+    with pytest.raises(CommandError, match="4 error"):
+        call_command("import_items", "acme-helpfulness", str(path), stdout=StringIO(), stderr=err)
+    assert err.getvalue().splitlines() == [
+        f"{path}:3001: invalid JSON: Expecting property name enclosed in double quotes (column 2)",
+        f"{path}:3002: duplicate id 'ok-5' (first on line 6)",
+        f"{path}:3003: 'prompt' must not be empty",
+        f"{path}:3504: unknown field(s): colour",
+    ]
+    assert Item.objects.count() == 0 and Response.objects.count() == 0
+    # The same project takes a good file afterwards: nothing of the refused one is left over.
+    out, _ = run_import("acme-helpfulness", str(write_jsonl(tmp_path / "good.jsonl", rows[:3000])))
+    assert "3000 created" in out
+    assert Response.objects.filter(item__project=acme).count() == 6000
+
+
+@pytest.mark.postgres_only
+def test_conflicts_with_stored_items_after_new_ones_store_nothing(acme, tmp_path):
+    run_import("acme-helpfulness", str(write_jsonl(tmp_path / "first.jsonl", [row("q1"), row("q2")])))
+    path = write_jsonl(
+        tmp_path / "second.jsonl",
+        [row(f"new-{n}") for n in range(2500)] + [row("q1", prompt="Changed?"), row("q2", prompt="Also?")],
+    )
+    err = StringIO()
+    with pytest.raises(CommandError, match="2 error"):
+        call_command("import_items", "acme-helpfulness", str(path), stdout=StringIO(), stderr=err)
+    assert err.getvalue().splitlines() == [
+        f"{path}:2501: item 'q1' already exists with different content (use --update to replace it)",
+        f"{path}:2502: item 'q2' already exists with different content (use --update to replace it)",
+    ]
+    assert sorted(Item.objects.values_list("external_id", flat=True)) == ["q1", "q2"]
+    assert Response.objects.count() == 4
+
+
+@pytest.mark.postgres_only
+def test_streamed_items_keep_the_file_order_and_their_own_responses(acme, tmp_path):
+    run_import("acme-helpfulness", str(write_jsonl(tmp_path / "first.jsonl", [row("old")])))
+    rows = [
+        {**row(f"n{n}"), "responses": [{"content": f"a{n}", "model": "m"}, {"content": f"b{n}"}]}
+        for n in range(2100)
+    ]
+    rows.insert(700, row("old"))  # stored already: skipped, and the order of the rest is kept
+    told: list[int] = []
+    from projects.importing import read_items
+    from projects.services import items_import_stream
+
+    data = "\n".join(json.dumps(r) for r in rows).encode()
+    report = items_import_stream(
+        project=acme, stream=read_items(data, fmt="jsonl"), batch_size=1000, on_stored=told.append
+    )
+    assert (report.created, report.unchanged, told) == (2100, 1, [1000, 1000, 100])
+    items = list(Item.objects.filter(project=acme).exclude(external_id="old").order_by("id"))
+    assert [i.external_id for i in items] == [f"n{n}" for n in range(2100)]
+    pairs = {
+        (external_id, position): content
+        for external_id, position, content in Response.objects.filter(item__in=items).values_list(
+            "item__external_id", "position", "content"
+        )
+    }
+    assert pairs == {(f"n{n}", p): f"{'ab'[p]}{n}" for n in range(2100) for p in (0, 1)}
+
+
+@pytest.mark.postgres_only
+def test_a_reimport_of_stored_items_takes_no_new_ids(acme, tmp_path):
+    path = write_jsonl(tmp_path / "items.jsonl", [row(f"q{n}") for n in range(50)])
+    run_import("acme-helpfulness", str(path))
+    before = item_id_sequence_value()
+    out, _ = run_import("acme-helpfulness", str(path))
+    assert "0 created, 0 updated, 50 unchanged" in out
+    assert item_id_sequence_value() == before
+
+
+@pytest.mark.postgres_only
+def test_csv_records_over_several_lines_and_any_line_ending_are_all_stored(acme, tmp_path):
+    # The ids are reserved before reading, from the number of line ends (\n, \r or \r\n); a
+    # record may also span several lines.
+    header = "id,prompt,response_a,response_b"
+    path = tmp_path / "items.csv"
+    path.write_text(header + "".join(f"\rc{n},q{n},a{n},b{n}" for n in range(300)), newline="")
+    out, _ = run_import("acme-helpfulness", str(path))
+    assert "300 created" in out
+    path.write_text(header + "".join(f'\r\nm{n},"one\ntwo",a,b' for n in range(100)), newline="")
+    out, _ = run_import("acme-helpfulness", str(path))
+    assert "100 created" in out
+    assert Item.objects.get(project=acme, external_id="m99").prompt == "one\ntwo"
+    assert Response.objects.filter(item__project=acme).count() == 800

@@ -3,13 +3,16 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from labelhub.progress import Progress
-from projects.importing import detect_format, parse_items
+from projects.importing import detect_format, read_items
 from projects.models import Project
-from projects.services import ImportRejected, items_import
+from projects.services import ImportRejected, items_import_stream
 
 
 class Command(BaseCommand):
     help = "Import items into a project from a JSONL or CSV file, all or nothing."
+    # The system checks import every URLconf and view (a tenth of a second) and find nothing a
+    # data command depends on; `manage.py check`, the server and the test suite still run them.
+    requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("project", help="the project's slug")
@@ -31,17 +34,18 @@ class Command(BaseCommand):
             fmt = format or detect_format(file.name)
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
-        parsed = parse_items(file.read_bytes(), fmt=fmt, kind=target.kind)
-        errors = parsed.errors
-        if not errors:
-            try:
-                progress = Progress(f"import {file.name}", total=len(parsed.items))
-                report = items_import(
-                    project=target, records=parsed.items, update=update, on_stored=progress.advance
-                )
-                progress.finish()
-            except ImportRejected as rejected:
-                errors = rejected.errors
+        # Read, checked and stored in one pass: the database stores rows while the file is read.
+        stream = read_items(file.read_bytes(), fmt=fmt, kind=target.kind)
+        errors = []
+        progress = Progress(f"import {file.name}", total=stream.most)
+        try:
+            report = items_import_stream(
+                project=target, stream=stream, update=update, on_stored=progress.advance
+            )
+            progress.finish()
+        except ImportRejected as rejected:
+            progress.abandon()
+            errors = rejected.errors
         if errors:
             for error in errors:
                 self.stderr.write(error.format(str(file)))
