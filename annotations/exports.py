@@ -144,7 +144,10 @@ COMPARISON_VALUES = ("a", "b", "tie", "both_bad")
 COMPARISONS = "('a', 'b', 'tie', 'both_bad')"
 
 # Every judged item with its first two responses and its comparison judgments as arrays in
-# submission order. PostgreSQL does the joins and the grouping in one pass.
+# submission order, in item order. PostgreSQL groups the judgments in one pass; the item and its
+# responses are then looked up item by item (LATERAL), which keeps that order, so rows stream from
+# the first one. (Joined as plain tables, the planner may hash them and sort every row on disk
+# before sending the first.)
 JUDGED_ITEMS = f"""
 SELECT i.external_id::text, i.prompt::text, i.is_chat,
     r0.content, r0.model::text, r1.content, r1.model::text,
@@ -161,12 +164,18 @@ FROM (
     LEFT JOIN projects_guideline g ON g.id = a.guideline_id
     WHERE a.project_id = %(project)s AND a.preference IN {COMPARISONS}
     GROUP BY a.item_id
+    ORDER BY a.item_id
 ) j
-JOIN projects_item i ON i.id = j.item_id
-LEFT JOIN projects_response r0 ON r0.item_id = i.id AND r0.position = 0
-LEFT JOIN projects_response r1 ON r1.item_id = i.id AND r1.position = 1
-WHERE i.project_id = %(project)s
-ORDER BY i.id
+CROSS JOIN LATERAL (
+    SELECT external_id, prompt, is_chat FROM projects_item WHERE id = j.item_id AND project_id = %(project)s
+) i
+LEFT JOIN LATERAL (
+    SELECT content, model FROM projects_response WHERE item_id = j.item_id AND position = 0
+) r0 ON true
+LEFT JOIN LATERAL (
+    SELECT content, model FROM projects_response WHERE item_id = j.item_id AND position = 1
+) r1 ON true
+ORDER BY j.item_id
 """
 STREAM_CHUNK = 500
 
