@@ -354,16 +354,37 @@ def _gold_due(*, project: Project, expert: User, rng: random.Random) -> bool:
 
 
 def _lease(*, item: Item, project: Project, expert: User, now: datetime, rng: random.Random) -> Assignment:
+    """A lease on `item` for `expert`: a new assignment, or their lapsed one on it renewed.
+
+    One statement either way (an upsert on the one-row-per-item-and-expert constraint); every
+    value is the server's own, and the database's constraints check them."""
     expires_at = now + timedelta(minutes=project.lease_minutes)
-    assignment = Assignment.objects.filter(item=item, expert=expert).first()
-    if assignment is None:
-        # Which response shows on the left is drawn once per (item, expert) and kept on renewal.
-        shown_left = rng.randrange(2) if project.randomize_sides else 0
-        assignment = Assignment(project=project, item=item, expert=expert, shown_left=shown_left)
-    assignment.status = Status.ACTIVE
-    assignment.leased_at = now
-    assignment.expires_at = expires_at
-    assignment.save()  # every value is the server's own; the database's constraints check them
+    # Which response shows on the left is drawn once per (item, expert) and kept on renewal.
+    shown_left = rng.randrange(2) if project.randomize_sides else 0
+    at, until = (connection.ops.adapt_datetimefield_value(moment) for moment in (now, expires_at))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""INSERT INTO {Assignment._meta.db_table}
+                    (project_id, item_id, expert_id, status, shown_left, leased_at, expires_at)
+                VALUES (%s, %s, %s, %s, %s, %s, %s)
+                ON CONFLICT (item_id, expert_id) DO UPDATE
+                SET status = excluded.status, leased_at = excluded.leased_at, expires_at = excluded.expires_at
+                RETURNING id, shown_left""",
+            [project.pk, item.pk, expert.pk, Status.ACTIVE, shown_left, at, until],
+        )
+        pk, shown_left = cursor.fetchone()
+    assignment = Assignment(
+        pk=pk,
+        project=project,
+        item=item,
+        expert=expert,
+        status=Status.ACTIVE,
+        shown_left=shown_left,
+        leased_at=now,
+        expires_at=expires_at,
+    )
+    assignment._state.adding = False
+    assignment._state.db = connection.alias
     return assignment
 
 
