@@ -95,21 +95,26 @@ def items_open_to(
     )
 
 
+def _slots_taken_sql(*, now: datetime, expert: User) -> tuple[str, list[object]]:
+    """SQL for how many slots of the item `i` are taken for `expert`: its labels plus the others'
+    live leases. `items_open_to`'s count, written out once for the two statements that run on
+    every lease (`next_open_item` and `_has_room`); a test checks it against `items_open_to`."""
+    sql = f"""((SELECT COUNT(*) FROM {Annotation._meta.db_table} a WHERE a.item_id = i.id)
+        + (SELECT COUNT(*) FROM {Assignment._meta.db_table} s WHERE s.item_id = i.id
+           AND s.status = %s AND s.expires_at > %s AND s.expert_id <> %s))"""
+    return sql, [Status.ACTIVE, connection.ops.adapt_datetimefield_value(now), expert.pk]
+
+
 def _has_room(*, item: Item, project: Project, expert: User, now: datetime) -> bool:
-    """Whether `item` has a slot for `expert`: its labels plus others' live leases, counted by
-    a fresh statement (callers hold the item's lock). The same count as `items_open_to`'s, in
-    hand-written SQL: it runs on every lease and late submission."""
+    """Whether `item` has a slot for `expert`, counted by a fresh statement (callers hold the
+    item's lock)."""
     if item.is_gold:
         return True  # a gold check has no overlap: every expert may answer it
+    taken, params = _slots_taken_sql(now=now, expert=expert)
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"""SELECT (SELECT COUNT(*) FROM {Annotation._meta.db_table} WHERE item_id = %s)
-                     + (SELECT COUNT(*) FROM {Assignment._meta.db_table}
-                        WHERE item_id = %s AND status = %s AND expires_at > %s AND expert_id <> %s)""",
-            [item.pk, item.pk, Status.ACTIVE, connection.ops.adapt_datetimefield_value(now), expert.pk],
-        )
-        (taken,) = cursor.fetchone()
-    return taken < project.labels_per_item
+        cursor.execute(f"SELECT {taken} FROM {Item._meta.db_table} i WHERE i.id = %s", [*params, item.pk])
+        (count,) = cursor.fetchone()
+    return count < project.labels_per_item
 
 
 @transaction.atomic
@@ -246,11 +251,10 @@ def next_open_item(
     """
     if domains is None:
         return None
-    item, annotation, skip, assignment, project_table = (
+    item, annotation, skip, project_table = (
         Item._meta.db_table,
         Annotation._meta.db_table,
         Skip._meta.db_table,
-        Assignment._meta.db_table,
         Project._meta.db_table,
     )
     params: list[object] = [project.pk, False, Project.Status.ACTIVE]
@@ -262,12 +266,8 @@ def next_open_item(
     required = "p.required_domain = ''" + in_domains.format(column="p.required_domain")
     params += [*sorted(domains), *sorted(domains)]
     params += [project.labels_per_item, expert.pk, expert.pk]
-    params += [
-        Status.ACTIVE,
-        connection.ops.adapt_datetimefield_value(now),
-        expert.pk,
-        project.labels_per_item,
-    ]
+    taken, taken_params = _slots_taken_sql(now=now, expert=expert)
+    params += [*taken_params, project.labels_per_item]
     not_tried = ""
     if tried:
         not_tried = f"AND i.id NOT IN ({', '.join(['%s'] * len(tried))})"
@@ -279,9 +279,7 @@ def next_open_item(
           AND i.n_labels < %s
           AND NOT EXISTS (SELECT 1 FROM {annotation} a WHERE a.item_id = i.id AND a.expert_id = %s)
           AND NOT EXISTS (SELECT 1 FROM {skip} k WHERE k.item_id = i.id AND k.expert_id = %s)
-          AND (SELECT COUNT(*) FROM {annotation} a WHERE a.item_id = i.id)
-            + (SELECT COUNT(*) FROM {assignment} s WHERE s.item_id = i.id AND s.status = %s
-               AND s.expires_at > %s AND s.expert_id <> %s) < %s
+          AND {taken} < %s
           {not_tried}
         ORDER BY i.n_labels DESC, i.priority DESC, i.id
         LIMIT 1"""
