@@ -9,7 +9,7 @@ import hashlib
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from itertools import groupby
+from itertools import batched, groupby
 from typing import Any, NamedTuple
 
 from django.db import connection
@@ -19,7 +19,7 @@ from annotations.models import Annotation, Assignment, Rating, Skip
 from labelhub.fastjson import canonical_json, dumps_line, has_float
 from labelhub.fastjson import loads as json_loads
 from labelhub.pseudonyms import annotator_pseudonym
-from projects.models import Item, Project
+from projects.models import Item, Project, Response
 
 FORMATS = ("pairs", "kto", "annotations", "ratings", "ratings_mean", "ties")
 CHUNK_SIZE = 2000
@@ -199,7 +199,8 @@ def _on_postgresql() -> bool:
 
 
 def _judged_items_by_orm(project: Project) -> Iterator[tuple]:
-    """JUDGED_ITEMS's rows, for databases other than PostgreSQL."""
+    """JUDGED_ITEMS's rows, for databases other than PostgreSQL: the judgments in item order,
+    and the items and responses they need a chunk of items at a time."""
     judgments = (
         Annotation.objects.filter(project=project, preference__in=COMPARISON_VALUES)
         .order_by("item_id", "pk")
@@ -207,13 +208,34 @@ def _judged_items_by_orm(project: Project) -> Iterator[tuple]:
             "item_id", "preference", "strength", "expert_id", "guideline__version", "assignment__shown_left"
         )
     )
-    for item_id, rows in groupby(judgments.iterator(chunk_size=CHUNK_SIZE), key=lambda row: row[0]):
-        item = Item.objects.only("external_id", "prompt", "is_chat").get(pk=item_id)
-        texts = {r.position: (r.content, r.model) for r in item.responses.filter(position__in=(0, 1))}
-        content_0, model_0 = texts.get(0, (None, None))
-        content_1, model_1 = texts.get(1, (None, None))
-        columns = list(zip(*(row[1:] for row in rows), strict=True))
-        yield (item.external_id, item.prompt, item.is_chat, content_0, model_0, content_1, model_1, *columns)
+    grouped = (
+        (item_id, [row[1:] for row in rows])
+        for item_id, rows in groupby(judgments.iterator(chunk_size=CHUNK_SIZE), key=lambda row: row[0])
+    )
+    for chunk in batched(grouped, STREAM_CHUNK):
+        ids = [item_id for item_id, _ in chunk]
+        items = Item.objects.only("external_id", "prompt", "is_chat").in_bulk(ids)
+        texts = {
+            (item_id, position): (content, model)
+            for item_id, position, content, model in Response.objects.filter(
+                item_id__in=ids, position__in=(0, 1)
+            ).values_list("item_id", "position", "content", "model")
+        }
+        for item_id, rows in chunk:
+            item = items[item_id]
+            content_0, model_0 = texts.get((item_id, 0), (None, None))
+            content_1, model_1 = texts.get((item_id, 1), (None, None))
+            columns = list(zip(*rows, strict=True))
+            yield (
+                item.external_id,
+                item.prompt,
+                item.is_chat,
+                content_0,
+                model_0,
+                content_1,
+                model_1,
+                *columns,
+            )
 
 
 def _item_judgments(project: Project) -> Iterator[tuple[ItemRow, list[JudgmentRow], dict[int, ResponseRow]]]:
