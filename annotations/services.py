@@ -177,13 +177,12 @@ def _lease_first_free(
             return next_open_item(project=project, expert=expert, now=now, domains=domains, tried=tried)
 
         outcome = None
-        while outcome is None and len(tried) < MAX_CANDIDATES:
-            outcome = _try_lease(find, project=project, expert=expert, now=now, rng=rng)
-            if outcome is None:
-                break  # no unlocked candidate is left
-            if not isinstance(outcome, Assignment):
-                tried.append(outcome)  # filled by a race between the query and the lock
-                outcome = None
+        for _ in range(MAX_CANDIDATES):
+            found = _try_lease(find, project=project, expert=expert, now=now, rng=rng)
+            if not isinstance(found, int):
+                outcome = found  # a lease, or None: no unlocked candidate is left
+                break
+            tried.append(found)  # filled by a race between the query and the lock
     if outcome is not None:
         return outcome
     # Nothing free was left unlocked: wait for the candidates others hold this instant.
