@@ -29,7 +29,7 @@ from annotations.exports import FORMATS
 from annotations.forms import ExportForm
 from annotations.models import Annotation, Assignment
 from annotations.progress import project_progress
-from annotations.queries import own_assignment
+from annotations.queries import own_assignment, response_texts
 from labelhub.resilience import safe_to_retry
 from projects.api import ProjectSerializer
 from projects.permissions import Perm, has_project_perm, project_for
@@ -65,7 +65,7 @@ class NextView(APIView):
 
         def get_responses(self, assignment: Assignment) -> list[dict[str, str]]:
             # Display order, as "A" and "B"; which model wrote which is never sent.
-            texts = {r.position: r.content for r in assignment.item.responses.all()}
+            texts = response_texts(assignment.item)
             return [
                 {"side": side, "content": texts[position]}
                 for side, position in zip("AB", assignment.display_order, strict=True)

@@ -22,13 +22,14 @@ from types import EllipsisType
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from annotations.models import Annotation, Assignment, Draft, Rating, Skip
 from annotations.queries import annotations_per_item, live_leases_per_item
 from annotations.rating import ResponseRating, build_ratings, validate_ratings
 from labelhub.models import User
+from labelhub.rows import columns, fetch, insert
 from labelhub.services import expert_eligible_domains
 from projects.guidelines import current_guideline_id
 from projects.models import Item, Project
@@ -131,18 +132,17 @@ def assignment_next(
     # Read once: eligibility (vetting, domains) decides both the resumed lease and the candidates.
     domains = expert_eligible_domains(user=expert)
     # At most one (a database constraint): the open lease, live or lapsed.
-    held = (
-        Assignment.objects.select_related("item")
-        .filter(project=project, expert=expert, status=Status.ACTIVE)
-        .first()
-    )
+    held = _open_lease(project=project, expert=expert)
     if held is not None:
         if held.expires_at > now and item_eligible(held.item, project=project, domains=domains):
             return held
         # A lapsed lease no longer holds a slot; close it so the one-open-lease rule admits a new
         # one. So is a live lease the expert may no longer work on (suspended since, or no longer
         # vetted for the item's domain): it is not resumed, and its slot goes back to the others.
-        Assignment.objects.filter(pk=held.pk).update(status=Status.EXPIRED)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {Assignment._meta.db_table} SET status = %s WHERE id = %s", [Status.EXPIRED, held.pk]
+            )
     # Gold checks are mixed into real work, never served once it has run out.
     if _gold_due(project=project, expert=expert, rng=rng) and next_open_item(
         project=project, expert=expert, now=now, domains=domains, lock=False
@@ -151,6 +151,24 @@ def assignment_next(
         if gold is not None:
             return _lease(item=gold, project=project, expert=expert, now=now, rng=rng)
     return _lease_first_free(project=project, expert=expert, now=now, rng=rng, domains=domains)
+
+
+def _open_lease(*, project: Project, expert: User) -> Assignment | None:
+    """The expert's open lease in `project` (live or lapsed; at most one, a database constraint),
+    with its item. Hand-written: it runs on every request for the next item."""
+    found = fetch(
+        f"""SELECT {columns(Assignment, "a")}, {columns(Item, "i")}
+            FROM {Assignment._meta.db_table} a JOIN {Item._meta.db_table} i ON i.id = a.item_id
+            WHERE a.project_id = %s AND a.expert_id = %s AND a.status = %s""",
+        [project.pk, expert.pk, Status.ACTIVE],
+        Assignment,
+        Item,
+    )
+    if found is None:
+        return None
+    held, item = found
+    held.item, held.project = item, project
+    return held
 
 
 def _lease_first_free(
@@ -483,12 +501,8 @@ def annotation_submit(
 def _store(
     *, assignment: Assignment, expert: User, judgment: Judgment, key: uuid.UUID, now: datetime
 ) -> Submission:
-    # Lock only the assignment: locking the joined project row as well would block every other
-    # expert's foreign-key checks on it and deadlock under load.
     item = assignment.item
-    assignment = (
-        Assignment.objects.select_for_update(of=("self",)).select_related("project").get(pk=assignment.pk)
-    )
+    assignment = _locked_with_project(assignment.pk)
     assignment.item = item
     if assignment.expert_id != expert.pk:
         raise ValidationError("This item is assigned to someone else.")
@@ -523,7 +537,7 @@ def _store(
         idempotency_key=key,
     )
     # Validated above (the judgment) or the server's own; the database's constraints check them.
-    annotation.save()
+    insert(annotation)
     if project.rates:
         Rating.objects.bulk_create(
             build_ratings(
@@ -533,11 +547,37 @@ def _store(
                 version=judgment.rubric_version,
             )
         )
-    Item.objects.filter(pk=assignment.item_id).update(n_labels=F("n_labels") + 1)
     assignment.status = Status.SUBMITTED
-    assignment.save(update_fields=["status"])
-    Draft.objects.filter(assignment=assignment).delete()
+    # Written out: these run on every submission (see `_locked_with_project`).
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {Item._meta.db_table} SET n_labels = n_labels + 1 WHERE id = %s", [item.pk])
+        cursor.execute(
+            f"UPDATE {Assignment._meta.db_table} SET status = %s WHERE id = %s",
+            [assignment.status, assignment.pk],
+        )
+        cursor.execute(f"DELETE FROM {Draft._meta.db_table} WHERE assignment_id = %s", [assignment.pk])
     return Submission(annotation, created=True)
+
+
+def _locked_with_project(pk: int) -> Assignment:
+    """Assignment `pk` with its project, the assignment's row locked (only that row: locking the
+    joined project as well would block every other expert's foreign-key checks on it and
+    deadlock under load). Hand-written, as is the rest of a submission's writes: they run on
+    every label, and compiling the ORM's statements cost more than running them."""
+    lock = " FOR UPDATE OF a" if connection.features.has_select_for_update_of else ""
+    found = fetch(
+        f"""SELECT {columns(Assignment, "a")}, {columns(Project, "p")}
+            FROM {Assignment._meta.db_table} a JOIN {Project._meta.db_table} p ON p.id = a.project_id
+            WHERE a.id = %s{lock}""",
+        [pk],
+        Assignment,
+        Project,
+    )
+    if found is None:
+        raise Assignment.DoesNotExist(f"No assignment {pk}.")
+    assignment, project = found
+    assignment.project = project
+    return assignment
 
 
 @transaction.atomic

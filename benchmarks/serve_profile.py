@@ -63,12 +63,12 @@ def main() -> None:
     from django.db.models import Model
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
-    from rest_framework.authentication import TokenAuthentication
     from rest_framework.authtoken.models import Token
 
     import annotations.api
     import annotations.services
     import projects.permissions
+    from labelhub.authentication import TokenAuthentication
 
     timed(TokenAuthentication, "authenticate", "token authentication")
     timed(annotations.api, "project_for", "project_for (the project, then its permissions)")

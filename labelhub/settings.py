@@ -207,7 +207,7 @@ REST_FRAMEWORK = {
     # Tokens for the ML engineers' scripts (one per user, made and revoked on /account/tokens/);
     # the session for the browser, where CSRF still guards every write.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "labelhub.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
