@@ -8,12 +8,15 @@ through the same converters the ORM applies (so datetimes, JSON and UUIDs come b
 gives them, on PostgreSQL and SQLite alike). Values bound as parameters go through `db_value`.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import cache
 from typing import Any
+from weakref import WeakKeyDictionary
 
-from django.db import connection
+from django.db import connection, connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Field, Model
+from django.db.models.expressions import Col
 
 
 @cache
@@ -24,8 +27,31 @@ def _fields(model: type[Model]) -> tuple[tuple[Field, ...], tuple[str, ...]]:
 
 def columns(model: type[Model], alias: str) -> str:
     """`model`'s columns as a select list, qualified by `alias`, in the order `instances` reads."""
+    return _columns(connection.vendor, model, alias)
+
+
+@cache
+def _columns(vendor: str, model: type[Model], alias: str) -> str:
     quote = connection.ops.quote_name
     return ", ".join(f"{alias}.{quote(field.column)}" for field in _fields(model)[0])
+
+
+# Per connection (each thread has its own, and a backend's converters are bound to it), per model:
+# the fields that need converting, with their converters.
+_converters: WeakKeyDictionary[BaseDatabaseWrapper, dict[type[Model], list]] = WeakKeyDictionary()
+
+
+def _converters_of(model: type[Model]) -> list[tuple[int, list[Callable], Col]]:
+    wrapper = connections[connection.alias]
+    known = _converters.setdefault(wrapper, {})
+    if model not in known:
+        known[model] = []
+        for index, field in enumerate(_fields(model)[0]):
+            column = field.get_col(model._meta.db_table)
+            functions = wrapper.ops.get_db_converters(column) + field.get_db_converters(wrapper)
+            if functions:
+                known[model].append((index, functions, column))
+    return known[model]
 
 
 def instances(row: Sequence[Any], *models: type[Model]) -> tuple[Model, ...]:
@@ -36,9 +62,8 @@ def instances(row: Sequence[Any], *models: type[Model]) -> tuple[Model, ...]:
         fields, attnames = _fields(model)
         values = list(row[start : start + len(fields)])
         start += len(fields)
-        for index, field in enumerate(fields):
-            column = field.get_col(model._meta.db_table)
-            for convert in connection.ops.get_db_converters(column) + field.get_db_converters(connection):
+        for index, functions, column in _converters_of(model):
+            for convert in functions:
                 values[index] = convert(values[index], column, connection)
         built.append(model.from_db(connection.alias, attnames, values))
     return tuple(built)

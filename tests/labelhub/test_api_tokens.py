@@ -73,3 +73,17 @@ def test_it_requires_login(client, db):
     assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
     assert client.post(reverse("token-create")).status_code == 302
     assert not Token.objects.exists()
+
+
+def test_the_api_refuses_a_token_of_a_deactivated_user_and_an_unknown_one(manager):
+    key = Token.objects.create(user=manager).key
+    api = Client(HTTP_AUTHORIZATION=f"Token {key}")
+    assert api.get(reverse("projects:api-list")).status_code == 200
+    manager.is_active = False
+    manager.save(update_fields=["is_active"])
+
+    refused = api.get(reverse("projects:api-list"))
+
+    assert refused.status_code == 401 and refused.json() == {"detail": "User inactive or deleted."}
+    unknown = Client(HTTP_AUTHORIZATION=f"Token {'0' * 40}").get(reverse("projects:api-list"))
+    assert unknown.status_code == 401 and unknown.json() == {"detail": "Invalid token."}
