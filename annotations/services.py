@@ -290,7 +290,7 @@ def next_open_item(
         not_tried = f"AND i.id NOT IN ({', '.join(['%s'] * len(tried))})"
         params += tried
     sql = f"""
-        SELECT i.* FROM {item} i JOIN {project_table} p ON p.id = i.project_id
+        SELECT {columns(Item, "i")} FROM {item} i JOIN {project_table} p ON p.id = i.project_id
         WHERE i.project_id = %s AND i.is_gold = %s AND p.status = %s
           AND ({item_domain}) AND ({required})
           AND i.n_labels < %s
@@ -303,7 +303,8 @@ def next_open_item(
     if lock and connection.vendor == "postgresql":
         # Only the item's row: locking the joined project would queue every expert on it.
         sql += " FOR NO KEY UPDATE OF i SKIP LOCKED"
-    return next(iter(Item.objects.raw(sql, params)), None)
+    found = fetch(sql, params, Item)
+    return None if found is None else found[0]
 
 
 def _locker(pk: int, *, wait: bool) -> Callable[[], Item | None]:

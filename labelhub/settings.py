@@ -109,9 +109,10 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and os.environ.get(
-    "DB_PREPARED_STATEMENTS", "1"
-) == "1":
+if (
+    DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+    and os.environ.get("DB_PREPARED_STATEMENTS", "1") == "1"
+):
     # Statements run often enough on one connection are prepared once and then only executed:
     # PostgreSQL spent about half of a labelling request's time parsing and planning them.
     # Needs parameters bound by the server. Turn off (0) behind a pooler that cannot carry
