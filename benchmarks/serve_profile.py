@@ -60,7 +60,6 @@ def main() -> None:
 
     django.setup()
     from django.db import connection
-    from django.db.models import Model
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
     from rest_framework.authtoken.models import Token
@@ -77,9 +76,10 @@ def main() -> None:
     timed(annotations.services, "next_open_item", "  of which next_open_item (find and lock)")
     timed(annotations.services, "_lease", "  of which _lease")
     timed(annotations.services, "annotation_submit", "annotation_submit")
+    timed(annotations.services, "_locked_with_project", "  of which the assignment, locked, with its project")
+    timed(annotations.services, "insert", "  of which the annotation's INSERT")
     timed(annotations.services, "expert_eligible_domains", "expert_eligible_domains (both)")
     timed(annotations.services, "_has_room", "_has_room")
-    timed(Model, "full_clean", "Model.full_clean (both; a query per foreign key)")
 
     keys = Token.objects.filter(user__username__startswith="serve-expert").values_list("key", flat=True)[:8]
     clients = [Client(HTTP_AUTHORIZATION=f"Token {key}", HTTP_X_FORWARDED_PROTO="https") for key in keys]
