@@ -5,7 +5,7 @@ Building a query through the ORM costs more CPU than PostgreSQL spends running t
 statements, and `QuerySet.raw()` reads one model per row. Here a statement selects the columns
 of one or more models (`columns`), and `instances` turns each row back into those models,
 through the same converters the ORM applies (so datetimes, JSON and UUIDs come back as the ORM
-gives them, on PostgreSQL and SQLite alike). Values bound as parameters go through `db_value`.
+gives them, on PostgreSQL and SQLite alike).
 """
 
 from collections.abc import Callable, Sequence
@@ -75,11 +75,6 @@ def fetch(sql: str, params: Sequence[Any], *models: type[Model]) -> tuple[Model,
         cursor.execute(sql, params)
         row = cursor.fetchone()
     return None if row is None else instances(row, *models)
-
-
-def db_value(model: type[Model], name: str, value: Any) -> Any:
-    """`value` as the database stores `model`'s field `name` (a UUID on SQLite, a datetime)."""
-    return model._meta.get_field(name).get_db_prep_save(value, connection)
 
 
 def insert(instance: Model) -> None:
