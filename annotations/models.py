@@ -75,7 +75,10 @@ class Annotation(models.Model):
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="annotations")
     item = models.ForeignKey(Item, on_delete=models.PROTECT, related_name="annotations")
-    expert = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="annotations")
+    # Indexed with the project and item below: serving reads an expert's labels in one project.
+    expert = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="annotations", db_index=False
+    )
     assignment = models.OneToOneField(Assignment, on_delete=models.PROTECT, related_name="annotation")
     # Empty for rubric-only projects, whose judgment is the ratings below.
     preference = models.CharField(max_length=16, choices=Preference.choices, blank=True)
@@ -103,7 +106,10 @@ class Annotation(models.Model):
                 name="annotation_strength_matches_preference",
             ),
         ]
-        indexes = [models.Index(fields=["project", "item"], name="annotation_project_item")]
+        indexes = [
+            models.Index(fields=["project", "item"], name="annotation_project_item"),
+            models.Index(fields=["expert", "project", "item"], name="annotation_expert_project"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.item} by {self.expert}: {self.preference}"
@@ -147,7 +153,10 @@ class Skip(models.Model):
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="skips")
     item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="skips")
-    expert = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="skips")
+    # Indexed with the project and item below: serving reads an expert's skips in one project.
+    expert = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="skips", db_index=False
+    )
     reason = models.CharField(max_length=16, choices=Reason.choices)
     note = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -156,6 +165,7 @@ class Skip(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["item", "expert"], name="skip_item_expert_unique"),
         ]
+        indexes = [models.Index(fields=["expert", "project", "item"], name="skip_expert_project")]
 
     def __str__(self) -> str:
         return f"{self.item} skipped by {self.expert}"
