@@ -117,7 +117,8 @@ if (
     # PostgreSQL spent about half of a labelling request's time parsing and planning them.
     # Needs parameters bound by the server. Turn off (0) behind a pooler that cannot carry
     # prepared statements across connections (PgBouncer in transaction mode before 1.21).
-    DATABASES["default"]["OPTIONS"] = {"server_side_binding": True, "prepare_threshold": 5}
+    # Added to what DATABASE_URL sets (e.g. ?sslmode=require).
+    DATABASES["default"].setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=5)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     (BASE_DIR / "var").mkdir(exist_ok=True)
     # Writers queue for the lock instead of failing at once when two requests write together.

@@ -1,5 +1,6 @@
 """Hand-written statements read and write model rows exactly as the ORM does, on either database."""
 
+import ast
 import os
 import subprocess
 import sys
@@ -85,21 +86,29 @@ def test_insert_stores_what_save_would(acme, acme_items, annotator):
     assert values(Draft.objects.get(pk=draft.pk)) == values(draft)
 
 
-@pytest.mark.parametrize(("setting", "prepared"), [(None, True), ("1", True), ("0", False)])
-def test_postgresql_statements_are_prepared_unless_turned_off(setting, prepared):
-    probe = "from labelhub import settings; print(settings.DATABASES['default'].get('OPTIONS', {}))"
-    env = {
-        **os.environ,
-        "DATABASE_URL": "postgres://someone@db.invalid:5432/labelhub",
-        "SECRET_KEY": "k" * 50,
-    }
+PREPARED = {"server_side_binding": True, "prepare_threshold": 5}
+
+
+@pytest.mark.parametrize(
+    ("setting", "url_options", "expected"),
+    [
+        (None, "", PREPARED),
+        ("1", "", PREPARED),
+        ("0", "", {}),
+        (None, "?sslmode=require", {"sslmode": "require", **PREPARED}),  # the URL's own options are kept
+        ("0", "?sslmode=require", {"sslmode": "require"}),
+    ],
+)
+def test_postgresql_statements_are_prepared_unless_turned_off(setting, url_options, expected):
+    probe = "from labelhub import settings; print(repr(settings.DATABASES['default'].get('OPTIONS', {})))"
+    url = f"postgres://someone@db.invalid:5432/labelhub{url_options}"
+    env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "k" * 50}
     env.pop("DB_PREPARED_STATEMENTS", None)
     if setting is not None:
         env["DB_PREPARED_STATEMENTS"] = setting
     done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    expected = "{'server_side_binding': True, 'prepare_threshold': 5}" if prepared else "{}"
-    assert done.stdout.strip() == expected
+    assert ast.literal_eval(done.stdout.strip()) == expected
 
 
 @pytest.mark.postgres_only
