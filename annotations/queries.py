@@ -35,25 +35,44 @@ def live_leases_per_item(now: datetime, *, excluding=None) -> Coalesce:
     return per_item_count(leases)
 
 
-def own_assignment(*, user, project, assignment_id: int) -> Assignment:
-    """`user`'s assignment `assignment_id` in `project` (already checked by the permission door),
-    with its item; 404 for anyone else's."""
-    # Hand-written: it runs on every submission, and compiling the ORM's join cost more than
-    # running it.
+def _assignment_with_item(*, project, where: str, params: list) -> Assignment | None:
+    """The first assignment of `project` matching `where` (on `a`), with its item, and `project`
+    (the one the caller holds, not a second read of it). Hand-written: the lookups below run on
+    every labelling request, and compiling the ORM's join cost more than running it."""
     found = fetch(
         f"""SELECT {columns(Assignment, "a")}, {columns(Item, "i")}
             FROM {Assignment._meta.db_table} a JOIN {Item._meta.db_table} i ON i.id = a.item_id
-            WHERE a.id = %s AND a.project_id = %s AND a.expert_id = %s""",
-        [assignment_id, project.pk, user.pk],
+            WHERE a.project_id = %s AND {where}""",
+        [project.pk, *params],
         Assignment,
         Item,
     )
     if found is None:
-        raise Http404("No such assignment.")
+        return None
     assignment, item = found
-    assignment.item = item
-    assignment.project = project  # the one the caller holds, not a second read of it
+    assignment.item, assignment.project = item, project
     return assignment
+
+
+def own_assignment(*, user, project, assignment_id: int) -> Assignment:
+    """`user`'s assignment `assignment_id` in `project` (already checked by the permission door),
+    with its item; 404 for anyone else's."""
+    assignment = _assignment_with_item(
+        project=project, where="a.id = %s AND a.expert_id = %s", params=[assignment_id, user.pk]
+    )
+    if assignment is None:
+        raise Http404("No such assignment.")
+    return assignment
+
+
+def open_lease(*, project, expert) -> Assignment | None:
+    """The expert's open lease in `project` (live or lapsed; at most one, a database
+    constraint), with its item."""
+    return _assignment_with_item(
+        project=project,
+        where="a.expert_id = %s AND a.status = %s",
+        params=[expert.pk, Assignment.Status.ACTIVE],
+    )
 
 
 def response_texts(item: Item) -> dict[int, str]:

@@ -26,7 +26,7 @@ from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from annotations.models import Annotation, Assignment, Draft, Rating, Skip
-from annotations.queries import annotations_per_item, live_leases_per_item
+from annotations.queries import annotations_per_item, live_leases_per_item, open_lease
 from annotations.rating import ResponseRating, build_ratings, validate_ratings
 from labelhub.models import User
 from labelhub.rows import columns, fetch, insert
@@ -132,7 +132,7 @@ def assignment_next(
     # Read once: eligibility (vetting, domains) decides both the resumed lease and the candidates.
     domains = expert_eligible_domains(user=expert)
     # At most one (a database constraint): the open lease, live or lapsed.
-    held = _open_lease(project=project, expert=expert)
+    held = open_lease(project=project, expert=expert)
     if held is not None:
         if held.expires_at > now and item_eligible(held.item, project=project, domains=domains):
             return held
@@ -151,24 +151,6 @@ def assignment_next(
         if gold is not None:
             return _lease(item=gold, project=project, expert=expert, now=now, rng=rng)
     return _lease_first_free(project=project, expert=expert, now=now, rng=rng, domains=domains)
-
-
-def _open_lease(*, project: Project, expert: User) -> Assignment | None:
-    """The expert's open lease in `project` (live or lapsed; at most one, a database constraint),
-    with its item. Hand-written: it runs on every request for the next item."""
-    found = fetch(
-        f"""SELECT {columns(Assignment, "a")}, {columns(Item, "i")}
-            FROM {Assignment._meta.db_table} a JOIN {Item._meta.db_table} i ON i.id = a.item_id
-            WHERE a.project_id = %s AND a.expert_id = %s AND a.status = %s""",
-        [project.pk, expert.pk, Status.ACTIVE],
-        Assignment,
-        Item,
-    )
-    if found is None:
-        return None
-    held, item = found
-    held.item, held.project = item, project
-    return held
 
 
 def _lease_first_free(
