@@ -5,7 +5,10 @@ the app runs on a SQLite file under var/ for a zero-setup trial; production sets
 to PostgreSQL and must set SECRET_KEY.
 """
 
+import contextlib
 import os
+import secrets
+import tempfile
 from datetime import timedelta
 from pathlib import Path
 
@@ -29,16 +32,40 @@ def env_list(name: str, default: str = "") -> list[str]:
 
 DEBUG = env_bool("DEBUG")
 
+# Where an installation keeps its own files (the SQLite database, development keys, imports).
+VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
+
+
+def installation_key(name: str) -> str:
+    """A random key made on first start and kept in VAR_DIR, readable by its owner only, so that
+    a development server never runs under a key anyone can read in the source."""
+    path = VAR_DIR / f"{name}.key"
+    if not path.exists():
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        fd, draft = tempfile.mkstemp(dir=VAR_DIR, prefix=f".{name}.key.")  # mode 0600
+        with os.fdopen(fd, "w", encoding="ascii") as file:
+            file.write(secrets.token_urlsafe(64) + "\n")
+        # A hard link appears whole or not at all: of two processes starting together, the
+        # second finds the first one's key.
+        with contextlib.suppress(FileExistsError):
+            os.link(draft, path)
+        os.unlink(draft)
+    key = path.read_text(encoding="ascii").strip()
+    if len(key) < 50:
+        raise ImproperlyConfigured(f"{path} holds no usable key (under 50 characters); delete it.")
+    return key
+
+
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
     if not DEBUG:
         # A default key in production would let anyone forge sessions and pseudonyms.
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
-    SECRET_KEY = "insecure-development-key-only-used-with-DEBUG-on"
+    SECRET_KEY = installation_key("secret")
 
-# Pseudonymous annotator ids are an HMAC of (project, user) under this key. Rotating it
-# renames every annotator in later exports, so it is separate from SECRET_KEY.
-PSEUDONYM_KEY = os.environ.get("PSEUDONYM_KEY", SECRET_KEY)
+# Pseudonymous annotator ids, and the fingerprints in guidelines, are HMACs under this key.
+# Rotating it renames every annotator in later exports, so it may be set apart from SECRET_KEY.
+PSEUDONYM_KEY = os.environ.get("PSEUDONYM_KEY") or SECRET_KEY
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG else "")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
@@ -101,7 +128,7 @@ WSGI_APPLICATION = "labelhub.wsgi.application"
 
 # DATABASE_URL selects PostgreSQL (postgres://user@host:port/name, psycopg 3); unset means a
 # SQLite file under var/ so that `make run` needs nothing installed.
-_default_sqlite = f"sqlite:///{BASE_DIR / 'var' / 'labelhub.sqlite3'}"
+_default_sqlite = f"sqlite:///{VAR_DIR / 'labelhub.sqlite3'}"
 DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL", _default_sqlite),
@@ -120,7 +147,7 @@ if (
     # Added to what DATABASE_URL sets (e.g. ?sslmode=require).
     DATABASES["default"].setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=5)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    (BASE_DIR / "var").mkdir(exist_ok=True)
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
     # Writers queue for the lock instead of failing at once when two requests write together.
     DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
 
@@ -156,7 +183,7 @@ AXES_VERBOSE = False
 
 # Where the admin keeps an uploaded item file between its check and its confirmation (an hour).
 # On several web hosts this must be a shared folder.
-ITEM_IMPORT_DIR = Path(os.environ.get("ITEM_IMPORT_DIR", BASE_DIR / "var" / "imports"))
+ITEM_IMPORT_DIR = Path(os.environ.get("ITEM_IMPORT_DIR", VAR_DIR / "imports"))
 
 # Conflict of interest: how far back a membership in a competitor's project still counts.
 CONFLICT_WINDOW_DAYS = int(os.environ.get("CONFLICT_WINDOW_DAYS", "365"))
@@ -175,7 +202,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "var" / "static"))
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", VAR_DIR / "static"))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

@@ -23,7 +23,15 @@ def run_manage(*args: str, **env: str) -> subprocess.CompletedProcess:
     clean = {
         k: v
         for k, v in os.environ.items()
-        if k not in {"SECRET_KEY", "DEBUG", "DJANGO_SETTINGS_MODULE", "SECURE_SSL_REDIRECT"}
+        if k
+        not in {
+            "SECRET_KEY",
+            "PSEUDONYM_KEY",
+            "VAR_DIR",
+            "DEBUG",
+            "DJANGO_SETTINGS_MODULE",
+            "SECURE_SSL_REDIRECT",
+        }
     }
     return subprocess.run(
         [sys.executable, "manage.py", *args],
@@ -53,6 +61,43 @@ def test_without_debug_the_app_refuses_to_start_without_a_secret_key():
     result = run_manage("check", DEBUG="0")
     assert result.returncode != 0
     assert "SECRET_KEY must be set when DEBUG is off" in result.stderr
+
+
+PRINT_KEYS = "from django.conf import settings; print(settings.SECRET_KEY); print(settings.PSEUDONYM_KEY)"
+
+
+def test_a_development_server_without_keys_makes_its_own_once_and_keeps_it_private(tmp_path):
+    var = tmp_path / "var"
+    first = run_manage("shell", "--no-imports", "-c", PRINT_KEYS, DEBUG="1", VAR_DIR=str(var))
+    assert first.returncode == 0, first.stderr
+    secret, pseudonym = first.stdout.split()
+    again = run_manage("shell", "--no-imports", "-c", PRINT_KEYS, DEBUG="1", VAR_DIR=str(var))
+    elsewhere = run_manage(
+        "shell", "--no-imports", "-c", PRINT_KEYS, DEBUG="1", VAR_DIR=str(tmp_path / "other")
+    )
+
+    assert again.stdout.split() == [secret, pseudonym]  # sessions and pseudonyms survive a restart
+    assert elsewhere.stdout.split()[0] != secret  # another installation has another key
+    assert len(secret) >= 50 and pseudonym == secret
+    key_file = var / "secret.key"
+    assert key_file.read_text().strip() == secret
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    source = "".join(path.read_text() for path in (ROOT / "labelhub").rglob("*.py"))
+    assert secret not in source
+
+
+def test_a_damaged_key_file_stops_the_development_server_with_its_path(tmp_path):
+    (tmp_path / "secret.key").write_text("short\n")
+    result = run_manage("check", DEBUG="1", VAR_DIR=str(tmp_path))
+    assert result.returncode != 0
+    assert f"{tmp_path / 'secret.key'} holds no usable key" in result.stderr
+
+
+def test_a_pseudonym_key_of_its_own_is_kept_apart_from_the_secret_key(tmp_path):
+    result = run_manage(
+        "shell", "--no-imports", "-c", PRINT_KEYS, DEBUG="1", VAR_DIR=str(tmp_path), PSEUDONYM_KEY="p" * 50
+    )
+    assert result.stdout.split()[1] == "p" * 50 != result.stdout.split()[0]
 
 
 def test_every_page_carries_the_security_headers(client, annotator, acme):
