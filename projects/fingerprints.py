@@ -7,14 +7,16 @@ clipboard, so a plain copy-and-paste of any paragraph carries at least one mark.
 the first word matters: a selection dragged from a block's first letter starts after the marks
 that precede it, so a one-sentence paragraph would otherwise be copied without any. Code (inline
 or in blocks) is left unmarked, so that a copied example still runs. Each mark holds the view id and
-a check byte keyed by the server's secret, so damaged or forged marks are told apart from real
-ones.
+a 64-bit MAC of it under the server's key (`PSEUDONYM_KEY`): without the key, a forger who sprays
+random marks into a leaked text to frame someone needs about 2**64 tries per mark that holds, and
+damaged marks are told apart from real ones.
 """
 
 import hashlib
 import hmac
 import re
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 
 from django.conf import settings
 
@@ -35,13 +37,17 @@ _SENTENCE_END = re.compile(r"([.!?;:])(\s+)(?=\S)")
 _FIRST_GAP = re.compile(f"(?<=[^\\s{_INVISIBLE}])(?=\\s)")
 
 
-def _check_byte(view_id: int) -> int:
+MAC_BITS = 64
+
+
+def _mac(view_id: int) -> int:
     key = settings.PSEUDONYM_KEY.encode()
-    return hmac.new(key, f"guideline-view:{view_id}".encode(), hashlib.sha256).digest()[0]
+    digest = hmac.new(key, f"guideline-view:{view_id}".encode(), hashlib.sha256).digest()
+    return int.from_bytes(digest[: MAC_BITS // 8])
 
 
 def encode_mark(view_id: int) -> str:
-    value = (view_id << 8) | _check_byte(view_id)
+    value = (view_id << MAC_BITS) | _mac(view_id)
     digits = []
     while value:
         value, digit = divmod(value, 4)
@@ -99,21 +105,25 @@ def fingerprint_html(html: str, view_id: int) -> str:
 
 @dataclass(frozen=True)
 class Trace:
-    view_ids: list[int]  # marks whose check byte holds, in order of first appearance
-    damaged: int  # marks found whose check byte does not hold
+    view_ids: list[int]  # views whose marks hold, in order of first appearance
+    damaged: int  # marks found whose MAC does not hold
+    marks: Counter[int] = field(default_factory=Counter)  # valid marks found, per view
+
+    @property
+    def valid(self) -> int:
+        return self.marks.total()
 
 
 def trace_text(text: str) -> Trace:
-    found: list[int] = []
+    marks: Counter[int] = Counter()
     damaged = 0
     for match in _MARK.finditer(text):
         value = 0
         for char in match.group(1):
             value = value * 4 + _DIGIT_VALUE[char]
-        view_id, check = value >> 8, value & 0xFF
-        if view_id and _check_byte(view_id) == check:
-            if view_id not in found:
-                found.append(view_id)
+        view_id, mac = value >> MAC_BITS, value & ((1 << MAC_BITS) - 1)
+        if view_id and hmac.compare_digest(_mac(view_id).to_bytes(8), mac.to_bytes(8)):
+            marks[view_id] += 1
         else:
             damaged += 1
-    return Trace(found, damaged)
+    return Trace(list(marks), damaged, marks)

@@ -2,6 +2,7 @@
 
 import html
 import io
+import random
 import re
 import sys
 from datetime import UTC, datetime, timedelta
@@ -16,7 +17,7 @@ from django.utils import timezone
 from labelhub.markdown import render_markdown
 from labelhub.models import AuditEvent, User
 from labelhub.pseudonyms import annotator_pseudonym
-from projects.fingerprints import DIGITS, END, START, encode_mark, fingerprint_html
+from projects.fingerprints import DIGITS, END, START, encode_mark, fingerprint_html, trace_text
 from projects.models import GuidelineView, Project
 from projects.services import guideline_publish
 
@@ -85,7 +86,7 @@ def trace_leak_failure(source: Path | str) -> CommandError:
 
 
 def with_altered_check(mark: str) -> str:
-    """`mark` with its last digit (the lowest two bits of the check byte) changed."""
+    """`mark` with its last digit (the lowest two bits of its MAC) changed."""
     last_digit = mark[-2]
     return mark[:-2] + next(d for d in DIGITS if d != last_digit) + END
 
@@ -198,6 +199,54 @@ def test_damaged_marks_beside_a_good_one_are_mentioned_and_the_view_still_named(
 
     assert out.splitlines()[0] == described(latest_view(annotator))
     assert "2 further mark(s) were damaged or forged" in out
+
+
+def test_random_marks_sprayed_into_a_text_never_frame_a_viewer(client, acme, annotator):
+    # A forger without the key can only guess: with a short check, about one guess in 256 held.
+    view_guidelines(client, annotator, acme)
+    view_id = latest_view(annotator).pk
+    rng = random.Random(12)
+    guesses = []
+    for _ in range(3000):
+        value = (view_id << 64) | rng.getrandbits(64)
+        digits = []
+        while value:
+            value, digit = divmod(value, 4)
+            digits.append(DIGITS[digit])
+        guesses.append(START + "".join(reversed(digits)) + END)
+
+    trace = trace_text("Prefer correct answers.".join(guesses))
+
+    assert trace.view_ids == [] and trace.damaged == 3000
+
+
+def test_more_damaged_or_forged_marks_than_valid_ones_are_not_attributed(client, acme, annotator, tmp_path):
+    [paragraph] = block_texts(view_guidelines(client, annotator, acme), "p")
+    view = latest_view(annotator)
+    valid = trace_text(paragraph).valid
+    forged = with_altered_check(encode_mark(view.pk + 1))
+
+    error = trace_leak_failure(excerpt_file(tmp_path, forged * (valid + 1) + paragraph))
+
+    assert error.returncode == 1
+    assert f"{valid + 1} damaged or forged fingerprint mark(s) and only {valid} valid" in str(error)
+    assert "tampered with" in str(error) and f"view(s) {view.pk}" in str(error)
+    # As many damaged as valid: the valid marks still count.
+    assert trace_leak(excerpt_file(tmp_path, forged * valid + paragraph)).splitlines()[0] == described(view)
+
+
+def test_every_viewer_with_valid_marks_is_reported_beside_a_few_damaged_marks(
+    client, acme, annotator, manager, tmp_path
+):
+    [first] = block_texts(view_guidelines(client, annotator, acme), "p")
+    [second] = block_texts(view_guidelines(client, manager, acme), "p")
+    damaged = with_altered_check(encode_mark(latest_view(manager).pk))
+
+    out = trace_leak(excerpt_file(tmp_path, f"{first}{damaged}\n\n{second}"))
+
+    assert described(latest_view(annotator)) in out.splitlines()
+    assert described(latest_view(manager)) in out.splitlines()
+    assert "1 further mark(s) were damaged or forged" in out
 
 
 def test_a_genuine_mark_of_an_unrecorded_view_is_reported_and_fails(acme, tmp_path):

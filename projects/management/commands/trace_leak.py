@@ -3,7 +3,8 @@
 Paste the leaked text (one paragraph or more) into a file and run `manage.py trace_leak FILE`
 (or `-` to read standard input). The invisible fingerprints that `projects.fingerprints` wove into
 the page tell who saw which version of which project's guidelines, and when. Exits with status 1
-when the text names nobody: it carries no mark, or only damaged or forged ones.
+when the text names nobody: it carries no mark, only damaged or forged ones, or more damaged or
+forged marks than valid ones (someone has tampered with it, so no attribution is safe).
 """
 
 import sys
@@ -75,6 +76,13 @@ class Command(BaseCommand):
                 returncode=1,
             )
 
+        if trace.damaged > trace.valid:
+            raise CommandError(
+                f"the text carries {trace.damaged} damaged or forged fingerprint mark(s) and only "
+                f"{trace.valid} valid one(s): it has been tampered with, so it is not attributed to "
+                f"anyone (the valid marks name view(s) {', '.join(map(str, trace.view_ids))})",
+                returncode=1,
+            )
         views = GuidelineView.objects.select_related("guideline__project", "viewer").in_bulk(trace.view_ids)
         if len(trace.view_ids) > 1:
             self.stdout.write(
