@@ -25,7 +25,7 @@ from rest_framework.views import APIView
 
 from annotations import services
 from annotations.downloads import export_download
-from annotations.exports import FORMATS
+from annotations.exports import AGGREGATES, FORMATS, REGISTRY, STYLES
 from annotations.forms import ExportForm
 from annotations.models import Annotation, Assignment
 from annotations.progress import project_progress
@@ -236,8 +236,8 @@ class ExportView(APIView):
     @extend_schema(
         parameters=[
             OpenApiParameter("format", str, enum=list(FORMATS), required=True),
-            OpenApiParameter("style", str, enum=["auto", "standard", "conversational"]),
-            OpenApiParameter("aggregate", str, enum=["none", "majority"]),
+            OpenApiParameter("style", str, enum=list(STYLES)),
+            OpenApiParameter("aggregate", str, enum=list(AGGREGATES)),
             OpenApiParameter("margin", bool),
             OpenApiParameter("min_annotations", int),
             OpenApiParameter("min_agreement", float),
@@ -251,8 +251,8 @@ class ExportView(APIView):
         if not form.is_valid():
             raise ValidationError(form_errors(form))
         fmt = form.cleaned_data["format"]
-        if fmt not in FORMATS:  # the page's zip bundle is written to a file first, not streamed
-            raise ValidationError({"format": [f"The API streams one format: {', '.join(FORMATS)}."]})
+        if fmt not in REGISTRY:  # the page's zip bundle is written to a file first, not streamed
+            raise ValidationError({"format": [f"The API streams one format: {', '.join(REGISTRY)}."]})
         try:
             return export_download(
                 project=project, fmt=fmt, options=form.cleaned_data["options"], request=request, via="api"

@@ -16,7 +16,7 @@ from typing import Any, BinaryIO
 
 from django.db.models import Max
 
-from annotations.exports import FORMATS, PairOptions, export_id_for, export_lines
+from annotations.exports import REGISTRY, PairOptions, export_id_for, export_lines
 from annotations.models import Annotation
 from projects.models import Project
 
@@ -46,11 +46,7 @@ def export_bundle(*, project: Project, directory: Path, options: PairOptions, pa
     directory.mkdir(parents=True, exist_ok=True)
     tally: Counter = Counter()
     files = {}
-    formats = [
-        fmt
-        for fmt in FORMATS
-        if (project.rates or not fmt.startswith("ratings")) and (fmt != "ties" or options.ties == "separate")
-    ]
+    formats = [name for name, export_format in REGISTRY.items() if export_format.in_bundle(project, options)]
     for fmt in formats:
         files[fmt] = _write(directory / f"{fmt}.jsonl", export_lines(project, fmt, options, tally))
         if parquet:

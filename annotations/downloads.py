@@ -2,7 +2,7 @@
 
 from django.http import HttpRequest, StreamingHttpResponse
 
-from annotations.exports import PairOptions, started_export
+from annotations.exports import PairOptions, export_lines
 from labelhub.audit import Action, audit_record
 from projects.models import Project
 
@@ -12,7 +12,7 @@ def export_download(
 ) -> StreamingHttpResponse:
     """The export streamed as an attachment, audited. ValueError (nothing sent, nothing audited)
     when the options cannot give this export."""
-    rows = started_export(project, fmt, options)
+    rows = export_lines(project, fmt, options)
     audit_record(
         action=Action.EXPORT_DOWNLOADED,
         actor=request.user,

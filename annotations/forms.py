@@ -3,7 +3,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
-from annotations.exports import PairOptions, parse_splits
+from annotations.exports import AGGREGATES, REGISTRY, STYLES, TIE_HANDLING, PairOptions, parse_splits
 from annotations.models import Annotation, Skip
 from annotations.rating import ratings_from_post
 from annotations.services import DISPLAY_CHOICES, Judgment
@@ -72,30 +72,26 @@ class ExportForm(forms.Form):
     """The export page's choices; the pairs options are the command's, with the same rules."""
 
     format = forms.ChoiceField(
-        choices=[
-            ("pairs", "TRL preference pairs (JSONL)"),
-            ("kto", "TRL unpaired preferences, KTO (JSONL)"),
-            ("annotations", "Every judgment, skips included (JSONL)"),
-            ("ratings", "Rubric ratings (JSONL)"),
-            ("ratings_mean", "Rubric ratings, mean per response (JSONL)"),
-            ("ties", "Tie judgments (JSONL)"),
+        # Read when the form is built, so that every registered format is offered.
+        choices=lambda: [
+            *((name, export_format.label) for name, export_format in REGISTRY.items()),
             ("bundle", "Bundle: every format, manifest and card (.zip)"),
         ],
         initial="pairs",
     )
     style = forms.ChoiceField(
-        choices=[("auto", "Auto"), ("standard", "Plain strings"), ("conversational", "Chat messages")],
+        choices=STYLES.items(),
         initial="auto",
         required=False,
     )
     aggregate = forms.ChoiceField(
-        choices=[("none", "A pair per annotation"), ("majority", "Majority per item")],
+        choices=AGGREGATES.items(),
         initial="none",
         required=False,
     )
     margin = forms.BooleanField(required=False, label="Add a margin from the strength")
     ties = forms.ChoiceField(
-        choices=[("drop", "Leave ties out"), ("separate", "Bundle: ties in ties.jsonl")],
+        choices=TIE_HANDLING.items(),
         initial="drop",
         required=False,
     )

@@ -7,7 +7,7 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 
-from annotations.exports import export_pairs
+from annotations.exports.pairs import export_pairs
 from annotations.services import Judgment, annotation_submit, assignment_next
 from labelhub.pseudonyms import annotator_pseudonym
 from tests.factories import ItemFactory

@@ -127,7 +127,7 @@ def test_postgresql_s_streamed_statements_and_the_orm_give_the_same_bytes(
     judge(judged, annotator2, "B", 1, "B is shorter")
     judge(judged, annotator2, "A", 2)
     streamed = b"".join(export_lines(judged, fmt))
-    monkeypatch.setattr("annotations.exports._on_postgresql", lambda: False)
+    monkeypatch.setattr("annotations.exports.base.on_postgresql", lambda: False)
     assert b"".join(export_lines(judged, fmt)) == streamed
     if fmt in ("pairs", "annotations"):
         assert streamed.count(b"\n") >= 3  # there is something to compare

@@ -4,7 +4,8 @@ import uuid
 import pytest
 from django.core.management import CommandError, call_command
 
-from annotations.exports import PairOptions, export_pairs, parse_splits, split_of
+from annotations.exports import PairOptions, parse_splits, split_of
+from annotations.exports.pairs import export_pairs
 from annotations.services import Judgment, annotation_submit, assignment_next
 from tests.conftest import member
 from tests.factories import ItemFactory
@@ -146,13 +147,13 @@ def test_the_download_takes_the_same_options_and_refuses_bad_ones_clearly(client
 
 
 def test_an_export_the_options_cannot_give_is_refused_before_it_reads_any_row(acme, annotator):
-    from annotations.exports import started_export
+    from annotations.exports import export_lines
 
     ItemFactory(project=acme, external_id="chat", is_chat=True, prompt=[{"role": "user", "content": "Hi"}])
     judge(acme, annotator, "A", 1)
     with pytest.raises(ValueError, match="chat prompts"):
-        started_export(acme, "pairs", PairOptions(style="standard"))
+        export_lines(acme, "pairs", PairOptions(style="standard"))
     # A checked export reads nothing yet: the connection is free (e.g. to audit) until it is iterated.
-    lines = started_export(acme, "pairs", PairOptions())
+    lines = export_lines(acme, "pairs", PairOptions())
     acme.refresh_from_db()
     assert [json.loads(line)["item_id"] for line in lines] == ["chat"]

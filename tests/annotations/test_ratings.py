@@ -5,7 +5,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from annotations.exports import export_ratings
+from annotations.exports.ratings import export_ratings
 from annotations.models import Annotation, Rating
 from annotations.rating import ResponseRating
 from annotations.services import Judgment, annotation_submit, assignment_next

@@ -5,7 +5,15 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from annotations.bundle import export_bundle
-from annotations.exports import FORMATS, PairOptions, parse_splits, started_export
+from annotations.exports import (
+    AGGREGATES,
+    REGISTRY,
+    STYLES,
+    TIE_HANDLING,
+    PairOptions,
+    export_lines,
+    parse_splits,
+)
 from labelhub.progress import Progress
 from projects.models import Project
 
@@ -18,7 +26,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("project", help="the project's slug")
-        parser.add_argument("--format", choices=FORMATS, default="pairs")
+        parser.add_argument("--format", choices=list(REGISTRY), default="pairs")
         parser.add_argument("-o", "--output", type=Path, help="file to write (default: standard output)")
         parser.add_argument(
             "--bundle",
@@ -30,20 +38,20 @@ class Command(BaseCommand):
         pairs = parser.add_argument_group("pairs options")
         pairs.add_argument(
             "--style",
-            choices=["auto", "standard", "conversational"],
+            choices=list(STYLES),
             default="auto",
             help="plain strings or chat messages (auto: messages if any prompt is a chat)",
         )
         pairs.add_argument("--margin", action="store_true", help="add a float margin from the strength")
         pairs.add_argument(
             "--aggregate",
-            choices=["none", "majority"],
+            choices=list(AGGREGATES),
             default="none",
             help="a pair per annotation, or one per item with its majority",
         )
         pairs.add_argument(
             "--ties",
-            choices=["drop", "separate"],
+            choices=list(TIE_HANDLING),
             default="drop",
             help="with --bundle, separate writes the tie judgments to ties.jsonl",
         )
@@ -70,7 +78,7 @@ class Command(BaseCommand):
                 min_agreement=options["min_agreement"],
                 splits=parse_splits(options["split"]),
             )
-            rows = started_export(target, format, pair_options)
+            rows = export_lines(target, format, pair_options)
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
         if options["bundle"] is not None:

@@ -1,0 +1,47 @@
+"""Training-ready exports, streamed row by row from the database.
+
+Each format is one module of this package that registers an `ExportFormat`: its name, its
+columns and their types, and its rows. The command, the export page, the API and the bundle list
+the formats from the registry, so adding a format is one module (imported below) and its test.
+
+Rows are produced from a chunked iterator (a server-side cursor on PostgreSQL), so memory stays
+flat whatever the project's size, and in a fixed order, so that the same data always gives the
+same bytes.
+"""
+
+# The formats register themselves when imported: the order here is the order every list shows.
+# isort: off
+from annotations.exports import pairs, kto, judgments, ratings, ratings_mean, ties  # noqa: F401
+
+# isort: on
+from annotations.exports.options import (
+    AGGREGATES,
+    SPLIT_NAMES,
+    STYLES,
+    TIE_HANDLING,
+    PairOptions,
+    export_id_for,
+    parse_splits,
+    prompt_id,
+    split_of,
+)
+from annotations.exports.registry import REGISTRY, ExportFormat, export_format, export_lines
+
+FORMATS = tuple(REGISTRY)
+
+__all__ = [
+    "AGGREGATES",
+    "FORMATS",
+    "REGISTRY",
+    "SPLIT_NAMES",
+    "STYLES",
+    "TIE_HANDLING",
+    "ExportFormat",
+    "PairOptions",
+    "export_format",
+    "export_id_for",
+    "export_lines",
+    "parse_splits",
+    "prompt_id",
+    "split_of",
+]

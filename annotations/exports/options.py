@@ -1,0 +1,88 @@
+"""How judgments become pairs, and the ids and splits every pair carries."""
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Count, Max
+
+from annotations.models import Annotation
+from labelhub.fastjson import canonical_json
+from projects.models import Project
+
+# Each vocabulary once: the command's choices, the export page's, the API's schema and the
+# checks below read these.
+# Each option's values with what the export page calls them.
+STYLES = {"auto": "Auto", "standard": "Plain strings", "conversational": "Chat messages"}
+AGGREGATES = {"none": "A pair per annotation", "majority": "Majority per item"}
+TIE_HANDLING = {"drop": "Leave ties out", "separate": "Bundle: ties in ties.jsonl"}
+SPLIT_NAMES = ("test", "validation")
+
+
+def _one_of(values: dict[str, str]) -> str:
+    *first, last = values
+    return f"{', '.join(first)} or {last}"
+
+
+@dataclass(frozen=True)
+class PairOptions:
+    """How judgments become pairs. The defaults give one pair per preferring annotation."""
+
+    style: str = "auto"  # auto | standard | conversational
+    margin: bool = False
+    aggregate: str = "none"  # none: a pair per annotation; majority: a pair per item
+    min_annotations: int = 1  # items with fewer judgments are left out
+    min_agreement: float = 0.0  # pairs whose judgments agree less are left out
+    splits: tuple[tuple[str, float], ...] = ()  # e.g. (("test", 0.1),); the rest is "train"
+    ties: str = "drop"  # drop | separate: a bundle then carries ties.jsonl beside the pairs
+
+    def __post_init__(self) -> None:
+        if self.style not in STYLES:
+            raise ValueError(f"style must be {_one_of(STYLES)}, not {self.style!r}")
+        if self.ties not in TIE_HANDLING:
+            raise ValueError(f"ties must be {_one_of(TIE_HANDLING)}, not {self.ties!r}")
+        if self.aggregate not in AGGREGATES:
+            raise ValueError(f"aggregate must be {_one_of(AGGREGATES)}, not {self.aggregate!r}")
+        if self.min_annotations < 1 or not 0 <= self.min_agreement <= 1:
+            raise ValueError("min_annotations must be at least 1 and min_agreement between 0 and 1")
+        if any(name not in SPLIT_NAMES or not 0 < share < 1 for name, share in self.splits):
+            raise ValueError("splits are test and/or validation, each a share between 0 and 1")
+        if sum(share for _, share in self.splits) >= 1:
+            raise ValueError("the split shares must leave something for train")
+
+
+def parse_splits(text: str) -> tuple[tuple[str, float], ...]:
+    """'test=0.1,validation=0.05' as ((name, share), ...); ValueError says what is wrong."""
+    splits = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, sep, share = part.partition("=")
+        try:
+            splits.append((name.strip(), float(share)))
+        except ValueError:
+            raise ValueError(f"bad split {part!r}: write name=share, e.g. test=0.1") from None
+        if not sep:
+            raise ValueError(f"bad split {part!r}: write name=share, e.g. test=0.1")
+    return tuple(splits)
+
+
+def prompt_id(prompt: Any) -> str:
+    return hashlib.sha256(canonical_json(prompt)).hexdigest()[:16]
+
+
+def split_of(prompt_key: str, splits: tuple[tuple[str, float], ...]) -> str:
+    """The split of a prompt, from its hash: the same prompt is always in the same split."""
+    if not splits:
+        return "train"
+    point = int(prompt_key, 16) / 16 ** len(prompt_key)
+    edge = 0.0
+    for name, share in splits:
+        edge += share
+        if point < edge:
+            return name
+    return "train"
+
+
+def export_id_for(project: Project, options: PairOptions) -> str:
+    # Derived from the data and the options only, so an identical re-export is byte-identical.
+    state = Annotation.objects.filter(project=project).aggregate(n=Count("pk"), last=Max("pk"))
+    return hashlib.sha256(f"{project.slug}|{options}|{state['n']}|{state['last']}".encode()).hexdigest()[:16]

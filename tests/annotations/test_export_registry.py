@@ -1,0 +1,108 @@
+"""The export registry: each format declares its columns once, and every door lists the formats
+from it, so that a format added in one module is offered everywhere."""
+
+import io
+import json
+from collections import Counter
+
+import pytest
+from django.core.management import call_command
+from django.urls import reverse
+
+from annotations.bundle import export_bundle
+from annotations.exports import REGISTRY, ExportFormat, PairOptions, export_lines
+from annotations.exports.base import dumps
+from annotations.forms import ExportForm
+from tests.annotations.test_export_formats import judge, judged  # noqa: F401 - a fixture
+from tests.annotations.test_ratings import all_rated, rubric, submit  # noqa: F401 - a fixture
+from tests.conftest import api_for
+
+RUBRIC_ONLY = [name for name, export_format in REGISTRY.items() if export_format.rubric_only]
+
+
+def assert_rows_match_the_declaration(export_format: ExportFormat, lines: list[bytes], options: PairOptions):
+    assert lines, f"{export_format.name}: nothing to check"
+    expected = list(export_format.columns)
+    expected += [c for c in export_format.optional_columns if options.margin]
+    for line in lines:
+        row = json.loads(line)
+        assert list(row) == expected, export_format.name
+        for column, value in row.items():
+            kinds, nullable = export_format.column_types(column)
+            if value is None:
+                assert nullable, (export_format.name, column)
+            else:
+                # JSON has no separate integer-valued floats: a number column may hold 1.0.
+                assert isinstance(value, kinds) and not (bool in kinds) ^ isinstance(value, bool), (
+                    export_format.name,
+                    column,
+                    value,
+                )
+
+
+@pytest.mark.parametrize("name", [n for n in REGISTRY if n not in RUBRIC_ONLY])
+@pytest.mark.parametrize("margin", [False, True])
+def test_each_comparison_format_writes_exactly_the_columns_and_types_it_declares(
+    judged,  # noqa: F811
+    annotator2,
+    name,
+    margin,
+):
+    judge(judged, annotator2, "B", 1, "B is shorter")
+    options = PairOptions(margin=margin)
+    lines = list(export_lines(judged, name, options))
+    assert_rows_match_the_declaration(REGISTRY[name], lines, options)
+
+
+@pytest.mark.parametrize("name", RUBRIC_ONLY)
+def test_each_rubric_format_writes_exactly_the_columns_and_types_it_declares(rubric, annotator, name):  # noqa: F811
+    submit(rubric, annotator, all_rated())
+    assert_rows_match_the_declaration(REGISTRY[name], list(export_lines(rubric, name)), PairOptions())
+
+
+def test_a_declaration_with_an_unknown_column_type_is_refused():
+    with pytest.raises(ValueError, match="column when has an unknown type 'date'"):
+        ExportFormat(name="x", label="X", columns={"when": "date"}, lines=lambda *_: iter(()))
+
+
+def test_an_unknown_format_names_the_ones_there_are(acme):
+    with pytest.raises(
+        ValueError, match="unknown export format 'csv'; choose one of: pairs, kto, annotations"
+    ):
+        export_lines(acme, "csv")
+
+
+def item_ids(project, options: PairOptions, tally: Counter):
+    for item in project.items.order_by("external_id"):
+        yield dumps({"item_id": item.external_id})
+
+
+@pytest.fixture
+def new_format(monkeypatch):
+    """A format added the way a new module adds one: registered, and nothing else touched."""
+    monkeypatch.setitem(
+        REGISTRY,
+        "item_ids",
+        ExportFormat(name="item_ids", label="Item ids", columns={"item_id": "string"}, lines=item_ids),
+    )
+    return b"".join(dumps({"item_id": f"a-{n}"}) for n in range(5))
+
+
+def test_a_registered_format_is_offered_by_the_command_the_page_the_api_and_the_bundle(
+    client, manager, acme, acme_items, new_format, tmp_path
+):
+    target = tmp_path / "ids.jsonl"
+    call_command("export_dataset", acme.slug, "--format", "item_ids", "-o", str(target), stderr=io.StringIO())
+    assert target.read_bytes() == new_format
+
+    assert ("item_ids", "Item ids") in list(ExportForm().fields["format"].choices)
+    client.force_login(manager)
+    page = client.post(reverse("annotations:export", args=[acme.code]), {"format": "item_ids"})
+    assert page.status_code == 200 and b"".join(page.streaming_content) == new_format
+
+    api = api_for(manager).get(f"/api/v1/projects/{acme.slug}/export", {"format": "item_ids"})
+    assert api.status_code == 200 and b"".join(api.streaming_content) == new_format
+
+    manifest = export_bundle(project=acme, directory=tmp_path / "bundle", options=PairOptions())
+    assert manifest["files"]["item_ids"]["rows"] == 5
+    assert (tmp_path / "bundle" / "item_ids.jsonl").read_bytes() == new_format
