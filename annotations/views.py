@@ -103,6 +103,7 @@ def _assignment(request: HttpRequest, project: Project, assignment_id: int) -> A
     return own_assignment(user=request.user, project=project, assignment_id=assignment_id)
 
 
+@safe_to_retry
 @require_GET
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
@@ -120,6 +121,7 @@ def home(request: HttpRequest) -> HttpResponse:
     )
 
 
+@safe_to_retry
 @require_GET
 @login_required
 def label(request: HttpRequest, code: str) -> HttpResponse:
@@ -253,6 +255,7 @@ def _overview(
     )
 
 
+@safe_to_retry
 @require_GET
 @login_required
 def project_overview(request: HttpRequest, code: str) -> HttpResponse:

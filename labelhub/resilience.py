@@ -1,12 +1,13 @@
 """Riding out a database that drops and comes back (a PostgreSQL restart or failover).
 
 Without this, every request in flight during a restart ends in a 500 page and the expert does
-not know whether their label was stored. Here a view that is safe to run again (reads, and the
-labelling actions that are idempotent by design) is retried on a fresh connection for a few
-seconds; whatever still fails is answered 503 with Retry-After and a message that says nothing
+not know whether their label was stored. Here a view that is safe to run again (the labelling
+actions, idempotent by design) retries itself on a fresh connection for a few seconds; whatever
+still fails is answered 503 by the middleware, with Retry-After and a message that says nothing
 was saved, so the page (or a client) can try again.
 """
 
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -26,18 +27,45 @@ RETRY_AFTER_SECONDS = 5
 UNAVAILABLE = "The database is briefly unavailable. Nothing was saved; please try again in a few seconds."
 
 
-def safe_to_retry(view: Callable) -> Callable:
-    """Mark a view whose effect is the same however often it runs (for function views, or DRF
-    view classes): it is retried when the database drops, whatever the HTTP method."""
-    view.safe_to_retry = True
-    return view
+def safe_to_retry[V](view: V) -> V:
+    """Decorate a view whose effect is the same however often it runs (a function view, or a
+    view class, DRF's included): when the database drops during it, it runs again on a new
+    connection, for about five seconds, before the middleware answers 503.
+
+    The retry happens inside the view, below every middleware and inside whatever wraps the view
+    (ATOMIC_REQUESTS included: within a transaction nothing is retried, the transaction's owner
+    decides), so a retried view sees exactly what its first attempt saw.
+    """
+    if isinstance(view, type):
+        view.dispatch = _retrying(view.dispatch, request_at=1)  # type: ignore[attr-defined]
+        return view
+    return _retrying(view, request_at=0)  # type: ignore[arg-type,return-value]
 
 
-def _retryable(request: HttpRequest, view_func: Callable) -> bool:
-    if request.method in ("GET", "HEAD", "OPTIONS"):
-        return True
-    view_class = getattr(view_func, "cls", None) or getattr(view_func, "view_class", None)
-    return bool(getattr(view_func, "safe_to_retry", False) or getattr(view_class, "safe_to_retry", False))
+def _retrying(func: Callable, *, request_at: int) -> Callable:
+    @functools.wraps(func)
+    def attempts(*args: Any, **kwargs: Any) -> HttpResponse:
+        request: HttpRequest = args[request_at]
+        # Read the body now: a parser that streamed it could not read it again for a retry.
+        request.body  # noqa: B018 - read for its side effect (Django keeps it)
+        for attempt, pause in enumerate((*BACKOFF_SECONDS, None)):
+            try:
+                return func(*args, **kwargs)
+            except DATABASE_DOWN as error:
+                if pause is None or transaction.get_connection().in_atomic_block:
+                    raise  # the middleware answers 503; an enclosing transaction is its owner's
+                logger.warning(
+                    "database unavailable on %s %s (attempt %d, retrying): %s",
+                    request.method,
+                    request.path,
+                    attempt + 1,
+                    error,
+                )
+                _reset_connection()
+                time.sleep(pause)
+        raise AssertionError("not reached: the last attempt returns or raises")
+
+    return attempts
 
 
 def _reset_connection() -> None:
@@ -60,8 +88,9 @@ def unavailable(request: HttpRequest) -> HttpResponse:
 
 
 class DatabaseRestartMiddleware:
-    """Runs the view itself (it sits after the middleware that checks CSRF and authentication),
-    again on a new connection if the database went away, then 503 rather than 500."""
+    """A view that failed because the database went away is answered 503 (with Retry-After and a
+    message that says nothing was saved), never 500. Views marked `safe_to_retry` have already
+    tried again by then."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -69,25 +98,9 @@ class DatabaseRestartMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         return self.get_response(request)
 
-    def process_view(
-        self, request: HttpRequest, view_func: Callable, view_args: tuple, view_kwargs: dict[str, Any]
-    ) -> HttpResponse | None:
-        retryable = _retryable(request, view_func)
-        for attempt, pause in enumerate((*BACKOFF_SECONDS, None)):
-            try:
-                return view_func(request, *view_args, **view_kwargs)
-            except DATABASE_DOWN as error:
-                if transaction.get_connection().in_atomic_block:
-                    raise  # an enclosing transaction is lost; only its owner may decide
-                logger.warning(
-                    "database unavailable on %s %s (attempt %d): %s",
-                    request.method,
-                    request.path,
-                    attempt + 1,
-                    error,
-                )
-                _reset_connection()
-                if not retryable or pause is None:
-                    return unavailable(request)
-                time.sleep(pause)
-        return None  # not reached: the last attempt returns or raises
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, DATABASE_DOWN):
+            return None
+        logger.warning("database unavailable on %s %s: %s", request.method, request.path, exception)
+        _reset_connection()
+        return unavailable(request)

@@ -89,3 +89,45 @@ def test_a_write_that_is_not_safe_to_repeat_is_not_retried(client, monkeypatch, 
     calls = flaky(monkeypatch, views, "api_token_create", failures=99)
     response = client.post(reverse("token-create"))
     assert response.status_code == 503 and calls["n"] == 1
+
+
+def test_an_api_submission_is_retried_with_its_body_and_stored_once(monkeypatch, setup):
+    project, expert = setup
+    assignment = services.assignment_next(project=project, expert=expert)
+    calls = flaky(monkeypatch, services, "annotation_submit", failures=1)
+    response = api_for(expert).post(
+        reverse("annotations:api-submit", kwargs={"code": project.code, "assignment_id": assignment.pk}),
+        {"choice": "A", "strength": 2, "idempotency_key": str(uuid.uuid4())},
+        format="json",
+    )
+    assert response.status_code == 201, response.content
+    assert calls["n"] == 2
+    assert Annotation.objects.filter(assignment=assignment).count() == 1
+
+
+class SeenByLaterMiddleware:
+    """A middleware after the resilience one: it must see every view, retried ones included."""
+
+    seen: list[str] = []
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        self.seen.append(request.path)
+
+
+def test_a_retried_view_still_passes_through_every_middleware_and_runs_inside_the_request(
+    client, monkeypatch, settings, setup
+):
+    project, expert = setup
+    settings.MIDDLEWARE = [*settings.MIDDLEWARE, f"{__name__}.SeenByLaterMiddleware"]
+    SeenByLaterMiddleware.seen = []
+    client.force_login(expert)
+    calls = flaky(monkeypatch, services, "assignment_next", failures=1)
+    url = reverse("annotations:label", args=[project.code])
+    assert client.get(url).status_code == 200 and calls["n"] == 2
+    assert SeenByLaterMiddleware.seen == [url]
