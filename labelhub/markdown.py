@@ -15,6 +15,7 @@ from pygments.formatters import HtmlFormatter
 from pygments.lexers import get_lexer_by_name
 from pygments.util import ClassNotFound
 
+# Its colours are static/css/pygments.css, written once by `HtmlFormatter().get_style_defs(".codehilite")`.
 _FORMATTER = HtmlFormatter(nowrap=True)
 
 ALLOWED_TAGS = {
@@ -58,7 +59,3 @@ def render_markdown(text: str) -> SafeString:
         link_rel="noopener noreferrer nofollow",
     )
     return mark_safe(clean)  # sanitised by nh3 just above
-
-
-def pygments_css() -> str:
-    return _FORMATTER.get_style_defs(".codehilite")

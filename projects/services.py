@@ -218,10 +218,6 @@ class ImportReport:
     unchanged: int = 0
     errors: list[LineError] = field(default_factory=list)
 
-    @property
-    def ok(self) -> bool:
-        return not self.errors
-
 
 class ImportRejected(Exception):
     def __init__(self, errors: list[LineError]):

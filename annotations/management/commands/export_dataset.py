@@ -14,7 +14,7 @@ from annotations.exports import (
     export_lines,
     parse_splits,
 )
-from labelhub.progress import Progress
+from labelhub.terminal_progress import Progress
 from projects.models import Project
 
 

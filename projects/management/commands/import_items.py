@@ -2,7 +2,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from labelhub.progress import Progress
+from labelhub.terminal_progress import Progress
 from projects.importing import detect_format, read_items
 from projects.models import Project
 from projects.services import ImportRejected, items_import_stream

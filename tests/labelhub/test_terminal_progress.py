@@ -1,6 +1,6 @@
 import io
 
-from labelhub.progress import Progress
+from labelhub.terminal_progress import Progress
 
 
 def test_the_progress_line_shows_rows_rate_and_time_left():
