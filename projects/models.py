@@ -146,7 +146,7 @@ class RubricCriterion(models.Model):
     asks_rationale = models.BooleanField(default=False, help_text="Offer a rationale box for this criterion.")
 
     class Meta:
-        ordering = ["project", "version", "position", "id"]
+        ordering = ["project_id", "version", "position", "id"]
         verbose_name_plural = "rubric criteria"
         constraints = [
             models.UniqueConstraint(fields=["project", "version", "key"], name="criterion_key_unique"),
@@ -249,7 +249,7 @@ class Guideline(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
 
     class Meta:
-        ordering = ["project", "-version"]
+        ordering = ["project_id", "-version"]
         get_latest_by = "version"
         constraints = [
             models.UniqueConstraint(fields=["project", "version"], name="guideline_version_unique"),
@@ -297,7 +297,7 @@ class Item(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        ordering = ["project", "id"]
+        ordering = ["project_id", "id"]
         constraints = [
             models.UniqueConstraint(fields=["project", "external_id"], name="item_external_id_unique"),
         ]
@@ -341,7 +341,7 @@ class Response(models.Model):
     model = models.CharField(max_length=200, blank=True)
 
     class Meta:
-        ordering = ["item", "position"]
+        ordering = ["item_id", "position"]
         constraints = [
             models.UniqueConstraint(fields=["item", "position"], name="response_position_unique"),
         ]
