@@ -132,16 +132,21 @@ class SubmitView(APIView):
 class HeartbeatView(APIView):
     """POST: the expert is still working on the item; extends the lease by the project's length."""
 
+    class InputSerializer(StrictSerializer):
+        class Meta:
+            ref_name = "HeartbeatInput"
+
     class OutputSerializer(serializers.Serializer):
         class Meta:
             ref_name = "Lease"
 
         expires_at = serializers.DateTimeField()
 
-    @extend_schema(request=None, responses={200: OutputSerializer, 409: OpenApiTypes.OBJECT})
+    @extend_schema(request=InputSerializer, responses={200: OutputSerializer, 409: OpenApiTypes.OBJECT})
     def post(self, request: Request, code: str, assignment_id: int) -> Response:
         project = project_for(request.user, Perm.LABEL, code=code)
         assignment = own_assignment(user=request.user, project=project, assignment_id=assignment_id)
+        self.InputSerializer(data=request.data).is_valid(raise_exception=True)
         try:
             assignment = services.assignment_extend(assignment=assignment, expert=request.user)
         except services.LeaseLost as lost:

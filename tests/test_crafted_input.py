@@ -162,3 +162,21 @@ def test_a_deeply_nested_admin_upload_is_reported_not_a_500(client, acme, manage
     assert response.status_code == 200
     assert f"nested more than {MAX_DEPTH} levels deep" in response.content.decode()
     assert not Item.objects.exists()
+
+
+# --- the heartbeat takes no fields ---
+
+
+@pytest.mark.parametrize("body", [{"expires_at": "2100-01-01T00:00:00Z"}, {"expert": 1, "minutes": 600}])
+def test_the_heartbeat_refuses_fields_naming_them(acme, acme_items, annotator, body):
+    assignment = assignment_next(project=acme, expert=annotator)
+    response = api(annotator).post(heartbeat_url(acme, assignment.pk), body, format="json")
+    assert response.status_code == 400
+    assert sorted(response.json()) == sorted(body)
+    assert Assignment.objects.get(pk=assignment.pk).expires_at == assignment.expires_at
+
+
+def test_the_heartbeat_refuses_a_body_that_is_not_an_object(acme, acme_items, annotator):
+    assignment = assignment_next(project=acme, expert=annotator)
+    response = api(annotator).post(heartbeat_url(acme, assignment.pk), [1, 2], format="json")
+    assert response.status_code == 400 and "non_field_errors" in response.json()
