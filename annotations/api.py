@@ -97,7 +97,10 @@ class SubmitView(APIView):
         active_seconds = serializers.IntegerField(required=False, min_value=0, max_value=86_400, default=0)
         idempotency_key = serializers.UUIDField()
 
-    @extend_schema(request=InputSerializer, responses={201: OpenApiTypes.OBJECT, 200: OpenApiTypes.OBJECT})
+    @extend_schema(
+        request=InputSerializer,
+        responses={201: OpenApiTypes.OBJECT, 200: OpenApiTypes.OBJECT, 409: OpenApiTypes.OBJECT},
+    )
     def post(self, request: Request, code: str, assignment_id: int) -> Response:
         project = project_for(request.user, Perm.LABEL, code=code)
         assignment = own_assignment(user=request.user, project=project, assignment_id=assignment_id)
@@ -120,8 +123,8 @@ class SubmitView(APIView):
             raise ValidationError(
                 error.message_dict if hasattr(error, "error_dict") else error.messages
             ) from error
-        except services.LeaseLost as lost:
-            return Response({"detail": str(lost)}, status=status.HTTP_409_CONFLICT)
+        except (services.LeaseLost, services.KeyReused) as conflict:
+            return Response({"detail": str(conflict)}, status=status.HTTP_409_CONFLICT)
         return Response(
             {"created": submission.created},
             status=status.HTTP_201_CREATED if submission.created else status.HTTP_200_OK,

@@ -48,6 +48,17 @@ class LeaseLost(Exception):
     """The lease ran out and the slot went to someone else before the submission arrived."""
 
 
+class KeyReused(Exception):
+    """A submission carried an idempotency key that already stored a judgment on another
+    assignment: it is not a retry of this one, and nothing was stored."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "This submission's idempotency key was already used for another item, so nothing "
+            "was saved; submit again with a new key."
+        )
+
+
 def items_eligible_for(
     items: QuerySet[Item], *, expert: User, domains: list[str] | EllipsisType | None = ...
 ) -> QuerySet[Item]:
@@ -478,13 +489,19 @@ def annotation_submit(
                 assignment=assignment, expert=expert, judgment=judgment, key=idempotency_key, now=now
             )
     except IntegrityError:
+        # A key names one submission on one assignment. Sent with another (by anyone), it is a
+        # conflict, not a retry: "already stored" would claim a judgment that was never kept.
+        if _key_used_elsewhere(idempotency_key, assignment):
+            raise KeyReused() from None
         # Two copies of one request raced past the checks; the other one stored it.
-        stored = Annotation.objects.filter(
-            Q(idempotency_key=idempotency_key) | Q(assignment=assignment)
-        ).first()
-        if stored is None or stored.expert_id != expert.pk:
+        stored = Annotation.objects.filter(assignment=assignment, expert=expert).first()
+        if stored is None:
             raise
         return Submission(stored, created=False)
+
+
+def _key_used_elsewhere(key: uuid.UUID, assignment: Assignment) -> bool:
+    return Annotation.objects.filter(idempotency_key=key).exclude(assignment_id=assignment.pk).exists()
 
 
 def _store(
@@ -496,7 +513,10 @@ def _store(
     if assignment.expert_id != expert.pk:
         raise ValidationError("This item is assigned to someone else.")
     if assignment.status == Status.SUBMITTED:
-        return Submission(Annotation.objects.get(assignment=assignment), created=False)
+        stored = Annotation.objects.get(assignment=assignment)
+        if stored.idempotency_key != key and _key_used_elsewhere(key, assignment):
+            raise KeyReused()
+        return Submission(stored, created=False)
     if assignment.status == Status.SKIPPED:
         raise ValidationError("You skipped this item; it can no longer be submitted.")
     project = assignment.project  # read under the lock: a pause since the page loaded counts

@@ -151,6 +151,11 @@ def submit(request: HttpRequest, code: str, assignment_id: int) -> HttpResponse:
         return _render_task(request, _task_context(project, assignment, form), status=422)
     except services.LeaseLost as lost:
         return _next_task(request, project, notice=str(lost))
+    except services.KeyReused as reused:
+        # What the expert entered stays; the form gets a key of its own for the next attempt.
+        context = _task_context(project, assignment, form, notice=str(reused))
+        context["idempotency_key"] = uuid.uuid4()
+        return _render_task(request, context, status=422)
     return _next_task(request, project, notice="Saved.")
 
 

@@ -17,7 +17,7 @@ from annotations.models import (
     Assignment,
     Skip,
 )
-from annotations.services import assignment_next
+from annotations.services import Judgment, annotation_submit, assignment_next
 from labelhub.fastjson import MAX_DEPTH
 from projects.importing import parse_items
 from projects.models import Item, Project
@@ -162,6 +162,76 @@ def test_a_deeply_nested_admin_upload_is_reported_not_a_500(client, acme, manage
     assert response.status_code == 200
     assert f"nested more than {MAX_DEPTH} levels deep" in response.content.decode()
     assert not Item.objects.exists()
+
+
+# --- idempotency keys belong to one assignment ---
+
+
+def leased_ids(project: Project, *experts) -> list[int]:
+    return [
+        api(expert).post(next_url(project), {}, format="json").json()["assignment_id"] for expert in experts
+    ]
+
+
+def test_another_experts_key_is_a_409_that_shows_nothing_of_their_judgment(
+    acme, acme_items, annotator, annotator2
+):
+    mine, theirs = leased_ids(acme, annotator, annotator2)
+    key = uuid.uuid4()
+    secret = "Only the first expert wrote this."
+    assert (
+        api(annotator).post(submit_url(acme, mine), judgment_body(key, rationale=secret)).status_code == 201
+    )
+    response = api(annotator2).post(submit_url(acme, theirs), judgment_body(key), format="json")
+    assert response.status_code == 409
+    assert "already used for another item" in response.json()["detail"]
+    text = response.content.decode()
+    assert secret not in text and "acme-expert" not in text
+    assert not Annotation.objects.filter(assignment_id=theirs).exists()
+    assert Assignment.objects.get(pk=theirs).status == Assignment.Status.ACTIVE
+
+
+def test_reusing_my_key_on_my_next_item_is_a_409_not_a_replay(acme, acme_items, annotator):
+    client = api(annotator)
+    (first,) = leased_ids(acme, annotator)
+    key = uuid.uuid4()
+    assert client.post(submit_url(acme, first), judgment_body(key), format="json").status_code == 201
+    (second,) = leased_ids(acme, annotator)
+    response = client.post(submit_url(acme, second), judgment_body(key), format="json")
+    assert response.status_code == 409
+    assert not Annotation.objects.filter(assignment_id=second).exists()
+    # A fresh key stores the second judgment; the first key still replays the first one.
+    assert (
+        client.post(submit_url(acme, second), judgment_body(uuid.uuid4()), format="json").status_code == 201
+    )
+    replay = client.post(submit_url(acme, first), judgment_body(key), format="json")
+    assert (replay.status_code, replay.json()) == (200, {"created": False})
+
+
+def test_a_submitted_items_retry_with_another_items_key_is_a_409(acme, acme_items, annotator):
+    client = api(annotator)
+    first_key, second_key = uuid.uuid4(), uuid.uuid4()
+    (first,) = leased_ids(acme, annotator)
+    assert client.post(submit_url(acme, first), judgment_body(first_key), format="json").status_code == 201
+    (second,) = leased_ids(acme, annotator)
+    assert client.post(submit_url(acme, second), judgment_body(second_key), format="json").status_code == 201
+    assert client.post(submit_url(acme, first), judgment_body(second_key), format="json").status_code == 409
+
+
+def test_the_page_refuses_another_items_key_and_offers_a_fresh_one(client, acme, acme_items, annotator):
+    client.force_login(annotator)
+    first = assignment_next(project=acme, expert=annotator)
+    key = uuid.uuid4()
+    annotation_submit(assignment=first, expert=annotator, judgment=Judgment("A", 1, ""), idempotency_key=key)
+    second = assignment_next(project=acme, expert=annotator)
+    url = reverse("annotations:submit", args=[acme.code, second.pk])
+    data = {"choice": "B", "strength": "2", "rationale": "Keep me", "idempotency_key": str(key)}
+    response = client.post(url, data, **HTMX)
+    page = response.content.decode()
+    assert response.status_code == 422
+    assert "already used for another item" in page and "Keep me" in page
+    assert str(key) not in page
+    assert not Annotation.objects.filter(assignment=second).exists()
 
 
 # --- the heartbeat takes no fields ---
