@@ -27,7 +27,7 @@ from annotations import services
 from annotations.downloads import export_download
 from annotations.exports import FORMATS
 from annotations.forms import ExportForm
-from annotations.models import Annotation, Assignment
+from annotations.models import RATIONALE_MAX_CHARS, Annotation, Assignment, too_long
 from annotations.progress import project_progress
 from annotations.queries import own_assignment, response_texts
 from labelhub.resilience import safe_to_retry
@@ -93,7 +93,13 @@ class SubmitView(APIView):
         strength = serializers.ChoiceField(
             choices=Annotation.Strength.values, required=False, allow_null=True
         )
-        rationale = serializers.CharField(required=False, allow_blank=True, max_length=20_000, default="")
+        rationale = serializers.CharField(
+            required=False,
+            allow_blank=True,
+            max_length=RATIONALE_MAX_CHARS,
+            default="",
+            error_messages={"max_length": too_long("The rationale", RATIONALE_MAX_CHARS)},
+        )
         active_seconds = serializers.IntegerField(required=False, min_value=0, max_value=86_400, default=0)
         idempotency_key = serializers.UUIDField()
 

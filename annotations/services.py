@@ -25,7 +25,16 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from annotations.models import Annotation, Assignment, Draft, Rating, Skip
+from annotations.models import (
+    RATIONALE_MAX_CHARS,
+    REASON_MAX_CHARS,
+    Annotation,
+    Assignment,
+    Draft,
+    Rating,
+    Skip,
+    too_long,
+)
 from annotations.queries import annotations_per_item, live_leases_per_item, open_lease
 from annotations.rating import ResponseRating, build_ratings, validate_ratings
 from labelhub.models import User
@@ -433,8 +442,11 @@ def _validate(judgment: Judgment, project: Project, item: Item) -> dict[str, str
             errors.update(validate_ratings(item=item, ratings=list(judgment.ratings), criteria=criteria))
     if project.compares:
         errors.update(_validate_choice(judgment, project))
-    if project.rationale_required and not judgment.rationale.strip():
+    rationale = judgment.rationale.strip()
+    if project.rationale_required and not rationale:
         errors["rationale"] = "This project requires a rationale."
+    elif len(rationale) > RATIONALE_MAX_CHARS:
+        errors["rationale"] = too_long("The rationale", RATIONALE_MAX_CHARS)
     return errors
 
 
@@ -592,6 +604,9 @@ def _locked_with_project(pk: int) -> Assignment:
 @transaction.atomic
 def assignment_skip(*, assignment: Assignment, expert: User, reason: str, note: str = "") -> Skip:
     """The expert declines the item: it is never served to them again and its slot is freed."""
+    note = note.strip()
+    if len(note) > REASON_MAX_CHARS:
+        raise ValidationError({"note": too_long("The skip note", REASON_MAX_CHARS)})
     assignment = Assignment.objects.select_for_update().get(pk=assignment.pk)
     if assignment.expert_id != expert.pk:
         raise ValidationError("This item is assigned to someone else.")
@@ -605,7 +620,7 @@ def assignment_skip(*, assignment: Assignment, expert: User, reason: str, note: 
         item_id=assignment.item_id,
         expert=expert,
         reason=reason,
-        note=note.strip(),
+        note=note,
     )
     skip.full_clean(validate_unique=False, validate_constraints=False)
     skip.save()

@@ -8,19 +8,26 @@ import json
 import uuid
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import Resolver404, resolve, reverse
 from rest_framework.test import APIClient
 
 from annotations.models import (
+    CRITERION_NOTE_MAX_CHARS,
+    RATIONALE_MAX_CHARS,
+    REASON_MAX_CHARS,
     Annotation,
     Assignment,
+    Rating,
     Skip,
 )
-from annotations.services import Judgment, annotation_submit, assignment_next
+from annotations.services import Judgment, annotation_submit, assignment_next, assignment_skip
 from labelhub.fastjson import MAX_DEPTH
 from projects.importing import parse_items
 from projects.models import Item, Project
+from projects.rubrics import CriterionSpec, rubric_save
+from tests.factories import ItemFactory
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 # Past the largest id a BIGINT primary key can hold (2**63 - 1), and far past it.
@@ -250,3 +257,98 @@ def test_the_heartbeat_refuses_a_body_that_is_not_an_object(acme, acme_items, an
     assignment = assignment_next(project=acme, expert=annotator)
     response = api(annotator).post(heartbeat_url(acme, assignment.pk), [1, 2], format="json")
     assert response.status_code == 400 and "non_field_errors" in response.json()
+
+
+# --- length limits on what experts write ---
+
+RATIONALE_TOO_LONG = f"The rationale can be at most {RATIONALE_MAX_CHARS:,} characters long."
+
+
+def test_the_service_refuses_a_rationale_past_the_limit_and_stores_one_at_it(acme, acme_items, annotator):
+    assignment = assignment_next(project=acme, expert=annotator)
+
+    def submit(rationale: str) -> None:
+        judgment = Judgment("A", 1, rationale)
+        annotation_submit(
+            assignment=assignment, expert=annotator, judgment=judgment, idempotency_key=uuid.uuid4()
+        )
+
+    with pytest.raises(ValidationError) as refused:
+        submit("x" * (RATIONALE_MAX_CHARS + 1))
+    assert refused.value.message_dict == {"rationale": [RATIONALE_TOO_LONG]}
+    assert not Annotation.objects.exists()
+    submit(" " + "x" * RATIONALE_MAX_CHARS + " ")  # counted once stripped, as it is stored
+    assert len(Annotation.objects.get().rationale) == RATIONALE_MAX_CHARS
+
+
+def test_the_page_and_the_api_refuse_a_long_rationale_with_one_message(client, acme, acme_items, annotator):
+    client.force_login(annotator)
+    too_long = "x" * (RATIONALE_MAX_CHARS + 1)
+    assignment = assignment_next(project=acme, expert=annotator)
+    url = reverse("annotations:submit", args=[acme.code, assignment.pk])
+    data = {"choice": "A", "strength": "1", "rationale": too_long, "idempotency_key": str(uuid.uuid4())}
+    page = client.post(url, data, **HTMX)
+    assert page.status_code == 422 and RATIONALE_TOO_LONG in page.content.decode()
+    response = api(annotator).post(
+        submit_url(acme, assignment.pk), judgment_body(uuid.uuid4(), rationale=too_long), format="json"
+    )
+    assert (response.status_code, response.json()) == (400, {"rationale": [RATIONALE_TOO_LONG]})
+    assert not Annotation.objects.exists()
+
+
+def test_a_skip_note_past_the_limit_is_refused_by_the_service(acme, acme_items, annotator):
+    assignment = assignment_next(project=acme, expert=annotator)
+    with pytest.raises(ValidationError) as refused:
+        assignment_skip(
+            assignment=assignment, expert=annotator, reason="other", note="n" * (REASON_MAX_CHARS + 1)
+        )
+    assert refused.value.message_dict == {
+        "note": [f"The skip note can be at most {REASON_MAX_CHARS:,} characters long."]
+    }
+    assert not Skip.objects.exists()
+
+
+def test_the_page_says_a_skip_note_is_too_long(client, acme, acme_items, annotator):
+    client.force_login(annotator)
+    assignment = assignment_next(project=acme, expert=annotator)
+    url = reverse("annotations:skip", args=[acme.code, assignment.pk])
+    response = client.post(url, {"reason": "other", "note": "n" * (REASON_MAX_CHARS + 1)}, **HTMX)
+    assert response.status_code == 422
+    assert f"The skip note can be at most {REASON_MAX_CHARS:,} characters long." in response.content.decode()
+    assert not Skip.objects.exists()
+    assert Assignment.objects.get(pk=assignment.pk).status == Assignment.Status.ACTIVE
+
+
+@pytest.fixture
+def rubric(acme) -> Project:
+    acme.kind = Project.Kind.RUBRIC
+    acme.save()
+    rubric_save(
+        project=acme,
+        criteria=[CriterionSpec("honesty", "Honesty", scale_min=0, scale_max=4, asks_rationale=True)],
+    )
+    ItemFactory(project=acme, external_id="r-1", responses=[("one", "m1")])
+    return acme
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        (
+            {"r0-honesty": "3", "r0-honesty-rationale": "w" * (CRITERION_NOTE_MAX_CHARS + 1)},
+            f"The rationale for Honesty can be at most {CRITERION_NOTE_MAX_CHARS:,} characters long.",
+        ),
+        (
+            {"r0-not_ratable": "1", "r0-reason": "w" * (REASON_MAX_CHARS + 1)},
+            f"The reason a response is not ratable can be at most {REASON_MAX_CHARS:,} characters long.",
+        ),
+    ],
+)
+def test_the_page_says_a_rubric_note_is_too_long(client, rubric, annotator, fields, message):
+    client.force_login(annotator)
+    assignment = assignment_next(project=rubric, expert=annotator)
+    url = reverse("annotations:submit", args=[rubric.code, assignment.pk])
+    data = {"rubric_version": "1", "idempotency_key": str(uuid.uuid4()), **fields}
+    response = client.post(url, data, **HTMX)
+    assert response.status_code == 422 and message in response.content.decode()
+    assert not Annotation.objects.exists() and not Rating.objects.exists()
