@@ -352,3 +352,21 @@ def test_the_page_says_a_rubric_note_is_too_long(client, rubric, annotator, fiel
     response = client.post(url, data, **HTMX)
     assert response.status_code == 422 and message in response.content.decode()
     assert not Annotation.objects.exists() and not Rating.objects.exists()
+
+
+@pytest.mark.parametrize("field", ["prompt", "metadata"])
+def test_an_item_edited_in_the_admin_with_deeply_nested_json_is_refused_not_a_500(
+    client, acme, manager, field
+):
+    item = ItemFactory(project=acme, external_id="q1", responses=[("4", ""), ("5", "")])
+    client.force_login(manager)
+    url = reverse("admin:projects_item_change", args=[item.pk])
+    form = client.get(url).context["adminform"].form
+    data = {name: form[name].value() for name in form.fields if form[name].value() is not None}
+    data.update({"prompt": json.dumps(item.prompt), "metadata": "{}", field: nested(100_000)})
+    data.update({"responses-TOTAL_FORMS": "0", "responses-INITIAL_FORMS": "0"})
+    response = client.post(url, data)
+    assert response.status_code == 200
+    assert f"nested more than {MAX_DEPTH} levels deep" in response.content.decode()
+    item.refresh_from_db()
+    assert item.metadata == {} and isinstance(item.prompt, str)
