@@ -27,7 +27,7 @@ from annotations import services
 from annotations.downloads import export_download
 from annotations.exports import AGGREGATES, FORMATS, REGISTRY, STYLES
 from annotations.forms import ExportForm
-from annotations.models import Annotation, Assignment
+from annotations.models import RATIONALE_MAX_CHARS, Annotation, Assignment, too_long
 from annotations.progress import project_progress
 from annotations.queries import own_assignment, response_texts
 from labelhub.resilience import safe_to_retry
@@ -93,11 +93,20 @@ class SubmitView(APIView):
         strength = serializers.ChoiceField(
             choices=Annotation.Strength.values, required=False, allow_null=True
         )
-        rationale = serializers.CharField(required=False, allow_blank=True, max_length=20_000, default="")
+        rationale = serializers.CharField(
+            required=False,
+            allow_blank=True,
+            max_length=RATIONALE_MAX_CHARS,
+            default="",
+            error_messages={"max_length": too_long("The rationale", RATIONALE_MAX_CHARS)},
+        )
         active_seconds = serializers.IntegerField(required=False, min_value=0, max_value=86_400, default=0)
         idempotency_key = serializers.UUIDField()
 
-    @extend_schema(request=InputSerializer, responses={201: OpenApiTypes.OBJECT, 200: OpenApiTypes.OBJECT})
+    @extend_schema(
+        request=InputSerializer,
+        responses={201: OpenApiTypes.OBJECT, 200: OpenApiTypes.OBJECT, 409: OpenApiTypes.OBJECT},
+    )
     def post(self, request: Request, code: str, assignment_id: int) -> Response:
         project = project_for(request.user, Perm.LABEL, code=code)
         assignment = own_assignment(user=request.user, project=project, assignment_id=assignment_id)
@@ -120,8 +129,8 @@ class SubmitView(APIView):
             raise ValidationError(
                 error.message_dict if hasattr(error, "error_dict") else error.messages
             ) from error
-        except services.LeaseLost as lost:
-            return Response({"detail": str(lost)}, status=status.HTTP_409_CONFLICT)
+        except (services.LeaseLost, services.KeyReused) as conflict:
+            return Response({"detail": str(conflict)}, status=status.HTTP_409_CONFLICT)
         return Response(
             {"created": submission.created},
             status=status.HTTP_201_CREATED if submission.created else status.HTTP_200_OK,
@@ -132,16 +141,21 @@ class SubmitView(APIView):
 class HeartbeatView(APIView):
     """POST: the expert is still working on the item; extends the lease by the project's length."""
 
+    class InputSerializer(StrictSerializer):
+        class Meta:
+            ref_name = "HeartbeatInput"
+
     class OutputSerializer(serializers.Serializer):
         class Meta:
             ref_name = "Lease"
 
         expires_at = serializers.DateTimeField()
 
-    @extend_schema(request=None, responses={200: OutputSerializer, 409: OpenApiTypes.OBJECT})
+    @extend_schema(request=InputSerializer, responses={200: OutputSerializer, 409: OpenApiTypes.OBJECT})
     def post(self, request: Request, code: str, assignment_id: int) -> Response:
         project = project_for(request.user, Perm.LABEL, code=code)
         assignment = own_assignment(user=request.user, project=project, assignment_id=assignment_id)
+        self.InputSerializer(data=request.data).is_valid(raise_exception=True)
         try:
             assignment = services.assignment_extend(assignment=assignment, expert=request.user)
         except services.LeaseLost as lost:

@@ -4,7 +4,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from annotations.exports import AGGREGATES, REGISTRY, STYLES, TIE_HANDLING, PairOptions, parse_splits
-from annotations.models import Annotation, Skip
+from annotations.models import RATIONALE_MAX_CHARS, REASON_MAX_CHARS, Annotation, Skip, too_long
 from annotations.rating import ratings_from_post
 from annotations.services import DISPLAY_CHOICES, Judgment
 from projects.models import Item, Project
@@ -25,7 +25,12 @@ class LabelForm(forms.Form):
     strength = forms.TypedChoiceField(
         choices=Annotation.Strength.choices, coerce=int, required=False, empty_value=None
     )
-    rationale = forms.CharField(required=False, max_length=20_000, strip=True)
+    rationale = forms.CharField(
+        required=False,
+        max_length=RATIONALE_MAX_CHARS,
+        strip=True,
+        error_messages={"max_length": too_long("The rationale", RATIONALE_MAX_CHARS)},
+    )
     active_seconds = forms.IntegerField(required=False, min_value=0, max_value=86_400)
     rubric_version = forms.IntegerField(required=False)
     idempotency_key = forms.UUIDField()
@@ -64,8 +69,19 @@ class LabelForm(forms.Form):
 
 
 class SkipForm(forms.Form):
-    reason = forms.ChoiceField(choices=Skip.Reason.choices)
-    note = forms.CharField(required=False, max_length=2_000)
+    reason = forms.ChoiceField(
+        choices=Skip.Reason.choices,
+        error_messages={"required": "Choose a reason to skip.", "invalid_choice": "Choose a reason to skip."},
+    )
+    note = forms.CharField(
+        required=False,
+        max_length=REASON_MAX_CHARS,
+        error_messages={"max_length": too_long("The skip note", REASON_MAX_CHARS)},
+    )
+
+    def error_notice(self) -> str:
+        """Every error of the form, as one line for the page's notice."""
+        return " ".join(message for messages in self.errors.values() for message in messages)
 
 
 class ExportForm(forms.Form):

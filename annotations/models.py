@@ -6,6 +6,18 @@ from django.db.models import Q
 
 from projects.models import Guideline, Item, Project, Response
 
+# The longest text an expert may write in each free-text field. The labelling form, the API's
+# serializer and the services all read these, and the services enforce them, so the page and the
+# API refuse the same text with the same message (`too_long`).
+RATIONALE_MAX_CHARS = 20_000  # an annotation's rationale
+CRITERION_NOTE_MAX_CHARS = 5_000  # the rationale given for one rubric criterion of one response
+REASON_MAX_CHARS = 2_000  # a skip's note, and why a response cannot be rated
+
+
+def too_long(what: str, limit: int) -> str:
+    """The error for `what` (e.g. "The rationale") past its `limit`."""
+    return f"{what} can be at most {limit:,} characters long."
+
 
 class Assignment(models.Model):
     """One expert holding one item under a lease.

@@ -6,7 +6,7 @@ item), so idempotency, leases and overlap work exactly as for comparisons.
 
 from dataclasses import dataclass, field
 
-from annotations.models import Annotation, Rating
+from annotations.models import CRITERION_NOTE_MAX_CHARS, REASON_MAX_CHARS, Annotation, Rating, too_long
 from projects.models import Item, RubricCriterion
 
 
@@ -40,8 +40,13 @@ def validate_ratings(
         if unknown:
             errors[f"r{rating.position}"] = f"Unknown criteria: {', '.join(sorted(unknown))}."
         if rating.not_ratable:
-            if not rating.reason.strip():
+            reason = rating.reason.strip()
+            if not reason:
                 errors[f"r{rating.position}-reason"] = "Say why this response cannot be rated."
+            elif len(reason) > REASON_MAX_CHARS:
+                errors[f"r{rating.position}-reason"] = too_long(
+                    "The reason a response is not ratable", REASON_MAX_CHARS
+                )
             continue
         for criterion in criteria:
             score = rating.scores.get(criterion.key)
@@ -51,8 +56,13 @@ def validate_ratings(
                     errors[name] = f"Score {criterion.label}."
             elif not isinstance(score, int) or not criterion.scale_min <= score <= criterion.scale_max:
                 errors[name] = f"{criterion.label} takes {criterion.scale_min} to {criterion.scale_max}."
-            if rating.rationales.get(criterion.key, "").strip() and not criterion.asks_rationale:
+            rationale = rating.rationales.get(criterion.key, "").strip()
+            if rationale and not criterion.asks_rationale:
                 errors[name + "-rationale"] = f"{criterion.label} takes no rationale."
+            elif len(rationale) > CRITERION_NOTE_MAX_CHARS:
+                errors[name + "-rationale"] = too_long(
+                    f"The rationale for {criterion.label}", CRITERION_NOTE_MAX_CHARS
+                )
     return errors
 
 
@@ -108,7 +118,8 @@ def rating_blocks(
                 name=field_name(response.position, c.key),
                 value=str(data.get(field_name(response.position, c.key), "")),
                 rationale=str(data.get(field_name(response.position, c.key) + "-rationale", "")),
-                error=errors.get(field_name(response.position, c.key), ""),
+                error=errors.get(field_name(response.position, c.key), "")
+                or errors.get(field_name(response.position, c.key) + "-rationale", ""),
             )
             for c in criteria
         ]

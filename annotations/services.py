@@ -25,7 +25,16 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from annotations.models import Annotation, Assignment, Draft, Rating, Skip
+from annotations.models import (
+    RATIONALE_MAX_CHARS,
+    REASON_MAX_CHARS,
+    Annotation,
+    Assignment,
+    Draft,
+    Rating,
+    Skip,
+    too_long,
+)
 from annotations.queries import annotations_per_item, live_leases_per_item, open_lease
 from annotations.rating import ResponseRating, build_ratings, validate_ratings
 from labelhub.models import User
@@ -46,6 +55,17 @@ Status = Assignment.Status
 
 class LeaseLost(Exception):
     """The lease ran out and the slot went to someone else before the submission arrived."""
+
+
+class KeyReused(Exception):
+    """A submission carried an idempotency key that already stored a judgment on another
+    assignment: it is not a retry of this one, and nothing was stored."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "This submission's idempotency key was already used for another item, so nothing "
+            "was saved; submit again with a new key."
+        )
 
 
 def items_eligible_for(
@@ -422,8 +442,11 @@ def _validate(judgment: Judgment, project: Project, item: Item) -> dict[str, str
             errors.update(validate_ratings(item=item, ratings=list(judgment.ratings), criteria=criteria))
     if project.compares:
         errors.update(_validate_choice(judgment, project))
-    if project.rationale_required and not judgment.rationale.strip():
+    rationale = judgment.rationale.strip()
+    if project.rationale_required and not rationale:
         errors["rationale"] = "This project requires a rationale."
+    elif len(rationale) > RATIONALE_MAX_CHARS:
+        errors["rationale"] = too_long("The rationale", RATIONALE_MAX_CHARS)
     return errors
 
 
@@ -478,13 +501,19 @@ def annotation_submit(
                 assignment=assignment, expert=expert, judgment=judgment, key=idempotency_key, now=now
             )
     except IntegrityError:
+        # A key names one submission on one assignment. Sent with another (by anyone), it is a
+        # conflict, not a retry: "already stored" would claim a judgment that was never kept.
+        if _key_used_elsewhere(idempotency_key, assignment):
+            raise KeyReused() from None
         # Two copies of one request raced past the checks; the other one stored it.
-        stored = Annotation.objects.filter(
-            Q(idempotency_key=idempotency_key) | Q(assignment=assignment)
-        ).first()
-        if stored is None or stored.expert_id != expert.pk:
+        stored = Annotation.objects.filter(assignment=assignment, expert=expert).first()
+        if stored is None:
             raise
         return Submission(stored, created=False)
+
+
+def _key_used_elsewhere(key: uuid.UUID, assignment: Assignment) -> bool:
+    return Annotation.objects.filter(idempotency_key=key).exclude(assignment_id=assignment.pk).exists()
 
 
 def _store(
@@ -496,7 +525,10 @@ def _store(
     if assignment.expert_id != expert.pk:
         raise ValidationError("This item is assigned to someone else.")
     if assignment.status == Status.SUBMITTED:
-        return Submission(Annotation.objects.get(assignment=assignment), created=False)
+        stored = Annotation.objects.get(assignment=assignment)
+        if stored.idempotency_key != key and _key_used_elsewhere(key, assignment):
+            raise KeyReused()
+        return Submission(stored, created=False)
     if assignment.status == Status.SKIPPED:
         raise ValidationError("You skipped this item; it can no longer be submitted.")
     project = assignment.project  # read under the lock: a pause since the page loaded counts
@@ -572,6 +604,9 @@ def _locked_with_project(pk: int) -> Assignment:
 @transaction.atomic
 def assignment_skip(*, assignment: Assignment, expert: User, reason: str, note: str = "") -> Skip:
     """The expert declines the item: it is never served to them again and its slot is freed."""
+    note = note.strip()
+    if len(note) > REASON_MAX_CHARS:
+        raise ValidationError({"note": too_long("The skip note", REASON_MAX_CHARS)})
     assignment = Assignment.objects.select_for_update().get(pk=assignment.pk)
     if assignment.expert_id != expert.pk:
         raise ValidationError("This item is assigned to someone else.")
@@ -585,7 +620,7 @@ def assignment_skip(*, assignment: Assignment, expert: User, reason: str, note: 
         item_id=assignment.item_id,
         expert=expert,
         reason=reason,
-        note=note.strip(),
+        note=note,
     )
     skip.full_clean(validate_unique=False, validate_constraints=False)
     skip.save()

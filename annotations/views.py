@@ -14,7 +14,7 @@ from annotations import services
 from annotations.bundle import bundle_archive
 from annotations.downloads import export_download
 from annotations.forms import ExportForm, LabelForm, SkipForm
-from annotations.models import Assignment, Draft
+from annotations.models import CRITERION_NOTE_MAX_CHARS, REASON_MAX_CHARS, Assignment, Draft
 from annotations.progress import items_left_for, project_progress
 from annotations.queries import own_assignment
 from annotations.rating import rating_blocks
@@ -62,6 +62,8 @@ def _rating_context(
     return {
         "rubric_version": criteria[0].version if criteria else "",
         "rating_error": errors.get("ratings", ""),
+        "criterion_note_max": CRITERION_NOTE_MAX_CHARS,
+        "reason_max": REASON_MAX_CHARS,
         "rating_blocks": rating_blocks(
             responses=[responses[p] for p in order],
             labels=labels,
@@ -153,6 +155,11 @@ def submit(request: HttpRequest, code: str, assignment_id: int) -> HttpResponse:
         return _render_task(request, _task_context(project, assignment, form), status=422)
     except services.LeaseLost as lost:
         return _next_task(request, project, notice=str(lost))
+    except services.KeyReused as reused:
+        # What the expert entered stays; the form gets a key of its own for the next attempt.
+        context = _task_context(project, assignment, form, notice=str(reused))
+        context["idempotency_key"] = uuid.uuid4()
+        return _render_task(request, context, status=422)
     return _next_task(request, project, notice="Saved.")
 
 
@@ -164,9 +171,7 @@ def skip(request: HttpRequest, code: str, assignment_id: int) -> HttpResponse:
     assignment = _assignment(request, project, assignment_id)
     form = SkipForm(request.POST)
     if not form.is_valid():
-        return _render_task(
-            request, _task_context(project, assignment, notice="Choose a reason to skip."), 422
-        )
+        return _render_task(request, _task_context(project, assignment, notice=form.error_notice()), 422)
     try:
         services.assignment_skip(
             assignment=assignment,

@@ -13,6 +13,47 @@ from typing import Any
 
 import orjson
 
+# How deep JSON sent to us may nest: orjson's own limit. json has none of its own (it fails with a
+# RecursionError, a 500, somewhere past it), and nothing LabelHub reads nests beyond a few levels.
+MAX_DEPTH = 1024
+
+
+class TooDeep(ValueError):
+    """JSON nested more than MAX_DEPTH levels deep."""
+
+    def __init__(self) -> None:
+        super().__init__(f"it is nested more than {MAX_DEPTH} levels deep")
+
+
+def depth(value: Any) -> int:
+    """How many lists and objects deep `value` nests (0 for a string, a number, true, false, null)."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        value, level = stack.pop()
+        kind = type(value)
+        if kind is dict:
+            values = value.values()
+        elif kind is list or kind is tuple:
+            values = value
+        else:
+            continue
+        deepest = max(deepest, level)
+        stack.extend((inner, level + 1) for inner in values)
+    return deepest
+
+
+def checked_loads(text: str | bytes, **kwargs: Any) -> Any:
+    """`json.loads(text, **kwargs)` for JSON sent from outside: TooDeep (a ValueError, as json's
+    own errors are) when it nests past MAX_DEPTH."""
+    try:
+        value = json.loads(text, **kwargs)
+    except RecursionError:
+        raise TooDeep from None
+    if depth(value) > MAX_DEPTH:
+        raise TooDeep
+    return value
+
 
 def has_float(value: Any) -> bool:
     """Whether a float occurs anywhere in `value` (dicts, lists and tuples are searched)."""

@@ -13,13 +13,17 @@ from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
-from django.db.models import Model, QuerySet
+from django.db.models import JSONField, Model, QuerySet
 from django.http import Http404, HttpRequest
 
+from labelhub import forms
 from labelhub.admin_audit import AuditedAdminMixin
 from labelhub.models import User
 from projects.models import Project
 from projects.permissions import Perm, is_staff, projects_for
+
+# A JSON field that refuses deeply nested JSON as invalid input (Django's raises RecursionError).
+JSON_FORM_FIELD = {JSONField: {"form_class": forms.JSONField}}
 
 
 def admitted_to_admin(user: User) -> bool:
@@ -61,6 +65,7 @@ class ProjectScopedAdmin(AuditedAdminMixin, admin.ModelAdmin):
 
     project_path = "project"
     view_perm = Perm.MANAGE
+    formfield_overrides = JSON_FORM_FIELD
     edit_perm: Perm | None = Perm.MANAGE  # None: nobody but staff edits these rows here
 
     # --- which rows ---
@@ -145,6 +150,8 @@ class ProjectScopedAdmin(AuditedAdminMixin, admin.ModelAdmin):
 
 class ProjectScopedInline(admin.options.InlineModelAdmin):
     """Rows edited inside a project-scoped parent: they follow the parent's permissions."""
+
+    formfield_overrides = JSON_FORM_FIELD
 
     def _parent_admin(self) -> ProjectScopedAdmin:
         return self.admin_site.get_model_admin(self.parent_model)

@@ -18,6 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from labelhub.fastjson import TooDeep, checked_loads
 from projects.admin_import import MAX_UPLOAD_BYTES
 from projects.importing import LineError, parse_items
 from projects.models import Project
@@ -93,8 +94,8 @@ class PlainTextParser(RawBodyParser):
 def jsonl_from_json_list(body: bytes) -> bytes | LineError:
     """A JSON list of items as JSONL, one element per line, so line N is element N (from 1)."""
     try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        data = checked_loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError, TooDeep) as exc:
         return LineError(getattr(exc, "lineno", 1), f"the body is not valid JSON: {exc}")
     if not isinstance(data, list):
         return LineError(1, "send a JSON list of items (or JSONL with Content-Type application/jsonl)")

@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from labelhub.fastjson import canonical_json, has_float
+from labelhub.fastjson import TooDeep, canonical_json, checked_loads, has_float
 
 CHAT_ROLES = ("system", "user", "assistant")
 JSONL_FIELDS = frozenset({"id", "prompt", "responses", "domain", "metadata", "priority", "gold"})
@@ -266,9 +266,11 @@ def _jsonl_record(number: int, raw: str, rule: ResponseRule) -> ItemRecord | Lin
         if not (record.metadata and has_float(record.metadata)):
             return record
     try:
-        obj = json.loads(raw)
+        obj = checked_loads(raw)
     except json.JSONDecodeError as exc:
         return LineError(number, f"invalid JSON: {exc.msg} (column {exc.colno})")
+    except TooDeep as exc:
+        return LineError(number, f"invalid JSON: {exc}")
     try:
         return _record_from_object(number, obj, rule)
     except _Invalid as exc:
