@@ -1,0 +1,83 @@
+"""Rate limits that hold: a client is told by an address it cannot make up, the labelling pages
+count against the API's per-user rate, and reloading the label page adds no audit rows."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from rest_framework.test import APIClient
+from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
+
+from labelhub.models import AuditEvent
+from tests.factories import UserFactory
+
+ROOT = Path(__file__).resolve().parents[1]
+PROXY = "10.0.0.1"  # the one proxy in front of the app, as the app sees it
+
+
+@pytest.fixture
+def tight_rates(monkeypatch):
+    monkeypatch.setattr(AnonRateThrottle, "THROTTLE_RATES", {"user": "3/min", "anon": "3/min"})
+    monkeypatch.setattr(UserRateThrottle, "THROTTLE_RATES", {"user": "3/min", "anon": "3/min"})
+
+
+@pytest.fixture
+def one_proxy(settings):
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+
+
+def schema_status(forwarded_for: str) -> int:
+    return APIClient().get(reverse("api-schema"), HTTP_X_FORWARDED_FOR=forwarded_for).status_code
+
+
+# --- who a client is ---
+
+
+def test_an_anonymous_caller_cannot_dodge_the_rate_by_making_up_x_forwarded_for(db, tight_rates):
+    statuses = [schema_status(f"198.51.100.{n}") for n in range(4)]
+    assert statuses == [200, 200, 200, 429]
+
+
+def settings_with(num_proxies: str | None) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "NUM_PROXIES"}
+    env["DJANGO_SETTINGS_MODULE"] = "tests.settings"
+    if num_proxies is not None:
+        env["NUM_PROXIES"] = num_proxies
+    probe = "import django; django.setup(); from rest_framework.settings import api_settings; "
+    probe += "print(api_settings.NUM_PROXIES)"
+    return subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True)
+
+
+def test_the_number_of_trusted_proxies_comes_from_the_environment_and_is_none_by_default():
+    assert settings_with(None).stdout.strip() == "0"
+    assert settings_with("2").stdout.strip() == "2"
+    refused = settings_with("-1")
+    assert refused.returncode != 0 and "NUM_PROXIES must be 0 or more, got -1." in refused.stderr
+
+
+def login(forwarded_for: str, username: str, password: str):
+    client = Client(REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR=forwarded_for)
+    return client.post(reverse("login"), {"username": username, "password": password})
+
+
+def test_login_lock_outs_and_the_audit_trail_tell_clients_apart_as_the_rate_limits_do(
+    settings, tight_rates, one_proxy, db
+):
+    # The proxy appends the address it saw; everything before it is the client's to invent.
+    statuses = [schema_status(f"192.0.2.{n}, 203.0.113.5") for n in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    assert schema_status("203.0.113.6") == 200  # another client behind the same proxy
+
+    UserFactory(username="alice")
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        login("192.0.2.1, 203.0.113.5", "alice", "guess")
+    assert login("203.0.113.5", "alice", "pw-for-tests").status_code == 429
+    # The same account from another client behind the same proxy is not locked out.
+    assert login("203.0.113.6", "alice", "pw-for-tests").status_code == 302
+    failed = AuditEvent.objects.filter(action=AuditEvent.Action.LOGIN_FAILED)
+    assert set(failed.values_list("ip_address", flat=True)) == {"203.0.113.5"}
+    assert AuditEvent.objects.get(action=AuditEvent.Action.LOGIN).ip_address == "203.0.113.6"
