@@ -22,6 +22,7 @@ from labelhub.audit import Action, audit_record
 from labelhub.models import ExpertProfile
 from labelhub.resilience import safe_to_retry
 from labelhub.services import expert_status
+from labelhub.throttling import throttled
 from projects.guidelines import guideline_show
 from projects.models import Project
 from projects.permissions import Perm, has_project_perm, project_for, projects_for
@@ -122,6 +123,7 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @login_required
+@throttled()
 def label(request: HttpRequest, code: str) -> HttpResponse:
     project = project_for(request.user, Perm.LABEL, code=code)
     assignment = services.assignment_next(project=project, expert=request.user)
@@ -131,6 +133,7 @@ def label(request: HttpRequest, code: str) -> HttpResponse:
 @safe_to_retry  # the idempotency key stores one annotation however often this runs
 @require_POST
 @login_required
+@throttled()
 def submit(request: HttpRequest, code: str, assignment_id: int) -> HttpResponse:
     project = project_for(request.user, Perm.LABEL, code=code)
     assignment = _assignment(request, project, assignment_id)
@@ -157,6 +160,7 @@ def submit(request: HttpRequest, code: str, assignment_id: int) -> HttpResponse:
 @safe_to_retry
 @require_POST
 @login_required
+@throttled()
 def skip(request: HttpRequest, code: str, assignment_id: int) -> HttpResponse:
     project = project_for(request.user, Perm.LABEL, code=code)
     assignment = _assignment(request, project, assignment_id)
@@ -195,6 +199,7 @@ def _on_own_lease(
 @safe_to_retry
 @require_POST
 @login_required
+@throttled(json=True)
 def heartbeat(request: HttpRequest, code: str, assignment_id: int) -> JsonResponse:
     """The page is in use: extend the lease."""
 
@@ -208,6 +213,7 @@ def heartbeat(request: HttpRequest, code: str, assignment_id: int) -> JsonRespon
 @safe_to_retry
 @require_POST
 @login_required
+@throttled(json=True)
 def draft(request: HttpRequest, code: str, assignment_id: int) -> JsonResponse:
     """Autosave: keep the form as it stands (sent as the form itself), and extend the lease."""
 

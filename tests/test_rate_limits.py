@@ -4,6 +4,7 @@ count against the API's per-user rate, and reloading the label page adds no audi
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -12,9 +13,14 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
 
+from annotations.models import Annotation, Assignment, Draft, Skip
+from annotations.services import assignment_next
 from labelhub.models import AuditEvent
+from projects.models import GuidelineView
+from tests.conftest import api_for
 from tests.factories import UserFactory
 
+HTMX = {"HTTP_HX_REQUEST": "true"}
 ROOT = Path(__file__).resolve().parents[1]
 PROXY = "10.0.0.1"  # the one proxy in front of the app, as the app sees it
 
@@ -81,3 +87,63 @@ def test_login_lock_outs_and_the_audit_trail_tell_clients_apart_as_the_rate_limi
     failed = AuditEvent.objects.filter(action=AuditEvent.Action.LOGIN_FAILED)
     assert set(failed.values_list("ip_address", flat=True)) == {"203.0.113.5"}
     assert AuditEvent.objects.get(action=AuditEvent.Action.LOGIN).ip_address == "203.0.113.6"
+
+
+# --- the labelling pages ---
+
+
+@pytest.fixture
+def held(acme, acme_items, annotator) -> Assignment:
+    return assignment_next(project=acme, expert=annotator)
+
+
+def label_requests(acme, held) -> dict:
+    """Each labelling endpoint, as a valid request of the page would call it."""
+    args = [acme.code, held.pk]
+    judgment = {"choice": "A", "strength": "2", "rationale": "", "idempotency_key": str(uuid.uuid4())}
+    return {
+        "label": ("get", reverse("annotations:label", args=[acme.code]), {}),
+        "submit": ("post", reverse("annotations:submit", args=args), judgment),
+        "skip": ("post", reverse("annotations:skip", args=args), {"reason": "unsure"}),
+        "heartbeat": ("post", reverse("annotations:heartbeat", args=args), {}),
+        "draft": ("post", reverse("annotations:draft", args=args), {"rationale": "so far"}),
+    }
+
+
+def use_up_the_rate_through_the_api(annotator, acme) -> None:
+    api = api_for(annotator)
+    for _ in range(3):
+        assert (
+            api.post(reverse("annotations:api-next", args=[acme.code]), {}, format="json").status_code == 200
+        )
+
+
+@pytest.mark.parametrize("name", ["label", "submit", "skip", "heartbeat", "draft"])
+def test_past_the_users_rate_each_labelling_endpoint_answers_429_and_does_nothing(
+    client, acme, annotator, held, tight_rates, name
+):
+    client.force_login(annotator)
+    use_up_the_rate_through_the_api(annotator, acme)  # one budget per person, API and pages alike
+    method, url, data = label_requests(acme, held)[name]
+    response = getattr(client, method)(url, data)
+    assert response.status_code == 429
+    assert int(response["Retry-After"]) >= 1
+    text = response.json()["error"] if name in ("heartbeat", "draft") else response.content.decode()
+    assert "Too many requests in a short time" in text
+    held_before = held.expires_at
+    held.refresh_from_db()
+    assert (held.status, held.expires_at) == (Assignment.Status.ACTIVE, held_before)
+    assert not Annotation.objects.exists() and not Skip.objects.exists() and not Draft.objects.exists()
+    assert not GuidelineView.objects.exists()
+
+
+def test_an_htmx_submit_past_the_rate_gets_the_message_alone_so_the_form_stays(
+    client, acme, annotator, held, tight_rates
+):
+    client.force_login(annotator)
+    use_up_the_rate_through_the_api(annotator, acme)
+    _, url, data = label_requests(acme, held)["submit"]
+    response = client.post(url, data, **HTMX)
+    assert response.status_code == 429
+    body = response.content.decode()
+    assert 'data-testid="too-many-requests"' in body and "<html" not in body

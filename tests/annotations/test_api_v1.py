@@ -11,8 +11,6 @@ from labelhub.models import AuditEvent
 from projects.models import Membership, Project
 from tests.conftest import api_for, member
 
-pytestmark = pytest.mark.usefixtures("fresh_throttle_counts")
-
 
 def detail_url(project: Project) -> str:
     return reverse("annotations:api-project", args=[project.slug])
