@@ -2,12 +2,14 @@
 
 import uuid
 from collections.abc import Callable
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from annotations import services
@@ -96,7 +98,11 @@ def _render_task(request: HttpRequest, context: dict, status: int = 200) -> Http
     if request.htmx:
         return render(request, "annotations/label.html#task", context, status=status)
     # A full page shows the guidelines beside the task: that is a guideline view, fingerprinted.
-    context["shown"] = guideline_show(project=context["project"], viewer=request.user, request=request)
+    # One per lease (per lease length when there is no item) traces a leak to its reader as well
+    # as one per reload would, and reloading in a loop cannot fill the audit trail.
+    project, assignment = context["project"], context["assignment"]
+    since = assignment.leased_at if assignment else timezone.now() - timedelta(minutes=project.lease_minutes)
+    context["shown"] = guideline_show(project=project, viewer=request.user, request=request, since=since)
     return render(request, "annotations/label.html", context, status=status)
 
 

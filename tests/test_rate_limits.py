@@ -147,3 +147,35 @@ def test_an_htmx_submit_past_the_rate_gets_the_message_alone_so_the_form_stays(
     assert response.status_code == 429
     body = response.content.decode()
     assert 'data-testid="too-many-requests"' in body and "<html" not in body
+
+
+# --- the label page's audit rows ---
+
+
+def guideline_views() -> tuple[int, int]:
+    viewed = AuditEvent.objects.filter(action=AuditEvent.Action.GUIDELINE_VIEWED).count()
+    return GuidelineView.objects.count(), viewed
+
+
+def test_reloading_the_label_page_records_one_guideline_view_per_lease(client, acme, acme_items, annotator):
+    client.force_login(annotator)
+    label = reverse("annotations:label", args=[acme.code])
+    pages = [client.get(label) for _ in range(3)]
+    assert all(page.status_code == 200 for page in pages)
+    assert guideline_views() == (1, 1)
+    assert len({page.context["shown"].html for page in pages}) == 1  # one fingerprint, one reader
+
+    held = Assignment.objects.get(expert=annotator, status=Assignment.Status.ACTIVE)
+    judgment = {"choice": "A", "strength": "2", "rationale": "", "idempotency_key": str(uuid.uuid4())}
+    client.post(reverse("annotations:submit", args=[acme.code, held.pk]), judgment)
+    client.get(label)
+    client.get(label)
+    assert guideline_views() == (2, 2)  # the next item is a new lease: shown anew, once
+
+
+def test_with_nothing_left_reloading_records_one_guideline_view_per_lease_length(client, acme, annotator):
+    client.force_login(annotator)
+    label = reverse("annotations:label", args=[acme.code])
+    for _ in range(3):
+        assert "All done" in client.get(label).content.decode()
+    assert guideline_views() == (1, 1)
