@@ -30,6 +30,7 @@ from annotations.forms import ExportForm
 from annotations.models import RATIONALE_MAX_CHARS, Annotation, Assignment, too_long
 from annotations.progress import project_progress
 from annotations.queries import own_assignment, response_texts
+from labelhub.authentication import TokenAuthentication
 from labelhub.resilience import safe_to_retry
 from projects.api import ProjectSerializer
 from projects.permissions import Perm, has_project_perm, project_for
@@ -242,8 +243,13 @@ class FormatNamesTheExport(DefaultContentNegotiation):
 
 class ExportView(APIView):
     """GET: the project's export in `format`, streamed as JSONL, with the export page's options as
-    query parameters. Every download is audited."""
+    query parameters. Every download is audited.
 
+    Token only: a browser sends its session cookie with a GET that another site starts (a link, an
+    image), which would record a download its user never asked for. The web download is the
+    project page's POST form, behind CSRF."""
+
+    authentication_classes = [TokenAuthentication]
     renderer_classes = [JSONRenderer]
     content_negotiation_class = FormatNamesTheExport
 

@@ -16,19 +16,28 @@ from projects.models import Item, Project
 
 
 def items_left_for(*, expert: User, projects: QuerySet[Project]) -> dict[int, int]:
-    """Per project id: items still short of labels that `expert` has neither labelled nor skipped,
-    among those they may be sent (none unless vetted; only their domains and domainless items)."""
+    """Per project id: items `expert` has neither labelled nor skipped, among those they may be
+    sent (none unless vetted; only their domains and domainless items): the ones still short of
+    labels, and the gold checks.
+
+    Gold checks count like any other item, so the figure drops by one after each item whatever it
+    was: otherwise an unchanged count would tell the expert they had just answered a check. They
+    are served only mixed into real work (and only where the project has a gold rate), so they
+    leave the count with the last real item.
+    """
     rows = (
-        items_eligible_for(Item.objects.filter(project__in=projects, is_gold=False), expert=expert)
+        items_eligible_for(Item.objects.filter(project__in=projects), expert=expert)
         .exclude(annotations__expert=expert)
         .exclude(skips__expert=expert)
         .alias(n_done=annotations_per_item())
-        .filter(n_done__lt=F("project__labels_per_item"))
         .values("project")
-        .annotate(n=Count("pk"))
+        .annotate(
+            work=Count("pk", filter=Q(is_gold=False, n_done__lt=F("project__labels_per_item"))),
+            gold=Count("pk", filter=Q(is_gold=True, project__gold_percent__gt=0)),
+        )
         .order_by()
     )
-    return {row["project"]: row["n"] for row in rows}
+    return {row["project"]: row["work"] + row["gold"] for row in rows if row["work"]}
 
 
 @dataclass(frozen=True)

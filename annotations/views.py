@@ -2,12 +2,14 @@
 
 import uuid
 from collections.abc import Callable
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from annotations import services
@@ -22,6 +24,7 @@ from labelhub.audit import Action, audit_record
 from labelhub.models import ExpertProfile
 from labelhub.resilience import safe_to_retry
 from labelhub.services import expert_status
+from labelhub.throttling import throttled
 from projects.guidelines import guideline_show
 from projects.models import Project
 from projects.permissions import Perm, has_project_perm, project_for, projects_for
@@ -97,7 +100,11 @@ def _render_task(request: HttpRequest, context: dict, status: int = 200) -> Http
     if request.htmx:
         return render(request, "annotations/label.html#task", context, status=status)
     # A full page shows the guidelines beside the task: that is a guideline view, fingerprinted.
-    context["shown"] = guideline_show(project=context["project"], viewer=request.user, request=request)
+    # One per lease (per lease length when there is no item) traces a leak to its reader as well
+    # as one per reload would, and reloading in a loop cannot fill the audit trail.
+    project, assignment = context["project"], context["assignment"]
+    since = assignment.leased_at if assignment else timezone.now() - timedelta(minutes=project.lease_minutes)
+    context["shown"] = guideline_show(project=project, viewer=request.user, request=request, since=since)
     return render(request, "annotations/label.html", context, status=status)
 
 
@@ -126,6 +133,7 @@ def home(request: HttpRequest) -> HttpResponse:
 @safe_to_retry
 @require_GET
 @login_required
+@throttled()
 def label(request: HttpRequest, code: str) -> HttpResponse:
     project = project_for(request.user, Perm.LABEL, code=code)
     assignment = services.assignment_next(project=project, expert=request.user)
@@ -135,6 +143,7 @@ def label(request: HttpRequest, code: str) -> HttpResponse:
 @safe_to_retry  # the idempotency key stores one annotation however often this runs
 @require_POST
 @login_required
+@throttled()
 def submit(request: HttpRequest, code: str, assignment_id: int) -> HttpResponse:
     project = project_for(request.user, Perm.LABEL, code=code)
     assignment = _assignment(request, project, assignment_id)
@@ -166,6 +175,7 @@ def submit(request: HttpRequest, code: str, assignment_id: int) -> HttpResponse:
 @safe_to_retry
 @require_POST
 @login_required
+@throttled()
 def skip(request: HttpRequest, code: str, assignment_id: int) -> HttpResponse:
     project = project_for(request.user, Perm.LABEL, code=code)
     assignment = _assignment(request, project, assignment_id)
@@ -202,6 +212,7 @@ def _on_own_lease(
 @safe_to_retry
 @require_POST
 @login_required
+@throttled(json=True)
 def heartbeat(request: HttpRequest, code: str, assignment_id: int) -> JsonResponse:
     """The page is in use: extend the lease."""
 
@@ -215,6 +226,7 @@ def heartbeat(request: HttpRequest, code: str, assignment_id: int) -> JsonRespon
 @safe_to_retry
 @require_POST
 @login_required
+@throttled(json=True)
 def draft(request: HttpRequest, code: str, assignment_id: int) -> JsonResponse:
     """Autosave: keep the form as it stands (sent as the form itself), and extend the lease."""
 

@@ -1,8 +1,10 @@
 """Writing the audit trail. The one function every part of the app calls to record an event."""
 
+import ipaddress
 from typing import TYPE_CHECKING, Any
 
 from django.http import HttpRequest
+from rest_framework.throttling import BaseThrottle
 
 from labelhub.models import AuditEvent, User
 
@@ -13,11 +15,16 @@ Action = AuditEvent.Action
 
 
 def client_ip(request: HttpRequest | None) -> str | None:
+    """The client's address, as DRF's throttles tell it: the connection's own, or behind
+    NUM_PROXIES trusted proxies the one they saw. The audit trail and django-axes's login
+    lock-outs use it too, so all three agree on who a client is."""
     if request is None:
         return None
-    # REMOTE_ADDR only: X-Forwarded-For is whatever the client wants it to be unless a trusted
-    # proxy rewrites it, and the proxy in front is expected to set REMOTE_ADDR correctly.
-    return request.META.get("REMOTE_ADDR") or None
+    ident = BaseThrottle().get_ident(request)
+    try:
+        return str(ipaddress.ip_address(ident or ""))
+    except ValueError:  # a proxy that did not append an address left the client's text there
+        return request.META.get("REMOTE_ADDR") or None
 
 
 def audit_record(

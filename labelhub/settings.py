@@ -180,6 +180,16 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
+# The client's address, for lock-outs as for the API's rate limits and the audit trail (see NUM_PROXIES).
+AXES_CLIENT_IP_CALLABLE = "labelhub.audit.client_ip"
+
+# How many proxies in front of the app append the address they saw to X-Forwarded-For. With 0,
+# the default, that header is whatever the client made up, so rate limits, login lock-outs and
+# the audit trail go by the connection's own address; behind N proxies, by the address the
+# outermost one saw (the Nth entry from the right).
+NUM_PROXIES = int(os.environ.get("NUM_PROXIES", "0"))
+if NUM_PROXIES < 0:
+    raise ImproperlyConfigured(f"NUM_PROXIES must be 0 or more, got {NUM_PROXIES}.")
 
 # Where the admin keeps an uploaded item file between its check and its confirmation (an hour).
 # On several web hosts this must be a shared folder.
@@ -259,10 +269,12 @@ REST_FRAMEWORK = {
         "rest_framework.throttling.AnonRateThrottle",
         "rest_framework.throttling.UserRateThrottle",
     ],
+    # The labelling pages count against the same rates (labelhub.throttling).
     "DEFAULT_THROTTLE_RATES": {
         "anon": os.environ.get("API_RATE_ANON", "60/min"),
         "user": os.environ.get("API_RATE_USER", "600/min"),
     },
+    "NUM_PROXIES": NUM_PROXIES,
 }
 # DRF's throttles count requests in the default cache. Local memory counts per process, so with
 # N gunicorn workers a client may make up to N times the rate; a shared cache (Redis, memcached)

@@ -1,6 +1,7 @@
 """Showing guidelines to a person: rendered, fingerprinted for that viewing, watermarked."""
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db import connection
 from django.http import HttpRequest
@@ -38,12 +39,15 @@ def current_guideline_id(project: Project) -> int | None:
     return None if row is None else row[0]
 
 
-def guideline_show(*, project: Project, viewer: User, request: HttpRequest) -> ShownGuideline | None:
-    """The current guideline as `viewer` may see it now, or None when none is published."""
+def guideline_show(
+    *, project: Project, viewer: User, request: HttpRequest, since: datetime | None = None
+) -> ShownGuideline | None:
+    """The current guideline as `viewer` may see it now, or None when none is published. With
+    `since`, a showing recorded for them since then is shown again (see `guideline_view_record`)."""
     guideline = current_guideline(project)
     if guideline is None:
         return None
-    view = guideline_view_record(guideline=guideline, viewer=viewer, request=request)
+    view = guideline_view_record(guideline=guideline, viewer=viewer, request=request, since=since)
     # The marks are inserted into HTML that nh3 has already sanitised; they are plain characters.
     html = mark_safe(fingerprint_html(render_markdown(guideline.body), view.pk))
     pseudonym = annotator_pseudonym(project_id=project.pk, user_id=viewer.pk)

@@ -105,9 +105,10 @@ def other_client_annotator(globex: Project):
     return member(globex, "globex-expert", Membership.Role.EXPERT)
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def fresh_throttle_counts():
-    """The API throttles count in the (process-wide) cache; a test using it starts from zero."""
+    """The rate limits (API and labelling pages) count in the process-wide cache, keyed by user id,
+    and ids come round again from test to test: every test starts from zero."""
     cache.clear()
     yield
     cache.clear()

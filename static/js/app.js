@@ -210,12 +210,18 @@
     }
     say(form, reason + " Nothing you entered is lost; submit again when ready.", true);
   }
+  function seconds(retryAfter) {
+    const n = parseInt(retryAfter, 10);
+    return n > 1 ? n + " seconds" : n === 1 ? "a second" : "a few seconds";
+  }
   document.addEventListener("htmx:sendError", function (event) {
     submissionFailed(event, "Not submitted: the server could not be reached.");
   });
   document.addEventListener("htmx:responseError", function (event) {
-    const status = event.detail.xhr.status;
+    const xhr = event.detail.xhr;
+    const status = xhr.status;
     const reason = status === 503 ? "Not submitted: the service is briefly unavailable."
+      : status === 429 ? "Not submitted: too many requests in a short time; wait " + seconds(xhr.getResponseHeader("Retry-After")) + "."
       : status === 403 ? "Not submitted: you are signed out or no longer on this project; sign in again in another tab."
       : "Not submitted: the server had a problem (" + status + ").";
     submissionFailed(event, reason);

@@ -11,8 +11,6 @@ from labelhub.models import AuditEvent
 from projects.models import Membership, Project
 from tests.conftest import api_for, member
 
-pytestmark = pytest.mark.usefixtures("fresh_throttle_counts")
-
 
 def detail_url(project: Project) -> str:
     return reverse("annotations:api-project", args=[project.slug])
@@ -109,6 +107,22 @@ def test_the_export_is_404_for_the_other_client_and_experts(annotator, acme, glo
     for user in (globex_viewer, annotator):
         assert api_for(user).get(export_url(acme, "pairs")).status_code == 404
     assert not AuditEvent.objects.filter(action=AuditEvent.Action.EXPORT_DOWNLOADED).exists()
+
+
+@pytest.mark.parametrize("fetch_site", ["cross-site", "same-origin"])
+def test_a_session_cannot_export_through_the_api_so_a_cross_site_link_records_nothing(
+    client, manager, judged, fetch_site
+):
+    client.force_login(manager)
+    response = client.get(export_url(judged, "pairs"), headers={"Sec-Fetch-Site": fetch_site})
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == "Token"
+    assert not AuditEvent.objects.filter(action=AuditEvent.Action.EXPORT_DOWNLOADED).exists()
+    # The web download is the project page's form, a POST behind CSRF.
+    download = client.post(reverse("annotations:export", args=[judged.code]), {"format": "pairs"})
+    assert download.status_code == 200
+    assert b"".join(download.streaming_content) == b"".join(export_lines(judged, "pairs"))
+    assert AuditEvent.objects.get(action=AuditEvent.Action.EXPORT_DOWNLOADED).detail["via"] == "web"
 
 
 def test_staff_may_export_any_project(staff, judged):

@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from annotations.models import Annotation, Assignment
-from annotations.progress import project_progress
+from annotations.progress import items_left_for, project_progress
 from annotations.services import (
     Judgment,
     annotation_submit,
@@ -27,6 +27,10 @@ from tests.factories import FixedDraws, ItemFactory
 
 NO_GOLD = FixedDraws(0.99)  # no draw makes a gold check due
 GOLD_NOW = FixedDraws(0.0)  # every draw does
+
+
+def items_left(project, expert) -> int:
+    return items_left_for(expert=expert, projects=Project.objects.filter(pk=project.pk)).get(project.pk, 0)
 
 
 def submit(assignment, expert, choice="A"):
@@ -136,6 +140,24 @@ def test_gold_checks_come_in_at_the_projects_rate_and_never_run_past_real_work(a
     gaps = {b - a for a, b in itertools.pairwise(i for i, item in enumerate(served) if item.is_gold)}
     assert len(gaps) > 1  # not every fifth item: experts cannot tell a check by its position
     assert not served[-1].is_gold
+
+
+def test_items_left_drops_by_one_after_every_item_so_a_gold_check_cannot_be_told_apart(
+    acme, annotator, golden
+):
+    work, gold = golden
+    rng = random.Random(4)
+    left = [items_left(acme, annotator)]
+    served = []
+    while (assignment := assignment_next(project=acme, expert=annotator, rng=rng)) is not None:
+        served.append(assignment.item.is_gold)
+        submit(assignment, annotator)
+        left.append(items_left(acme, annotator))
+    assert any(served) and not all(served)
+    assert left[0] == len(work) + len(gold)
+    # One less after each item, gold check or not, until the real work (and with it gold) runs out.
+    assert [before - after for before, after in itertools.pairwise(left[:-1])] == [1] * (len(served) - 1)
+    assert left[-1] == 0
 
 
 def test_a_gold_item_is_not_limited_by_the_overlap(acme, annotator, annotator2, golden):

@@ -6,7 +6,7 @@ from django.urls import reverse
 from annotations.models import Annotation, Assignment
 from annotations.services import assignment_next
 from projects.services import guideline_publish
-from tests.factories import ItemFactory
+from tests.factories import FixedDraws, ItemFactory
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\u2062\u2063"))
@@ -39,6 +39,23 @@ def test_my_projects_lists_codenames_with_items_left_and_never_the_client(expert
     assert "Aurora" in page
     assert "Acme" not in page and "acme-helpfulness" not in page.replace("/p/acme-helpfulness/", "")
     assert 'data-testid="left-Aurora">5<' in page
+
+
+def test_my_projects_counts_a_gold_check_like_any_item_before_and_after_it_is_answered(
+    expert_client, acme, acme_items, annotator
+):
+    ItemFactory(project=acme, external_id="check-1", is_gold=True, gold_answer={"preference": "a"})
+    home = reverse("annotations:home")
+    # Without a gold rate the check is never served, so it is not counted either.
+    assert 'data-testid="left-Aurora">5<' in expert_client.get(home).content.decode()
+    acme.gold_percent = 20
+    acme.save()
+    assert 'data-testid="left-Aurora">6<' in expert_client.get(home).content.decode()
+    held = assignment_next(project=acme, expert=annotator, rng=FixedDraws(0.0))  # a check is due now
+    assert held.item.is_gold
+    response = expert_client.post(reverse("annotations:submit", args=[acme.code, held.pk]), submit_data(held))
+    assert response.status_code == 302 and Annotation.objects.filter(assignment=held).exists()
+    assert 'data-testid="left-Aurora">5<' in expert_client.get(home).content.decode()
 
 
 def test_the_labelling_page_shows_both_responses_and_the_controls_but_not_the_models(

@@ -2,7 +2,6 @@
 
 import json
 
-import pytest
 from django.urls import reverse
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -10,8 +9,6 @@ from rest_framework.throttling import UserRateThrottle
 
 from projects.models import Item, Membership, Project
 from tests.conftest import api_for, member
-
-pytestmark = pytest.mark.usefixtures("fresh_throttle_counts")
 
 
 def items_url(project: Project) -> str:
