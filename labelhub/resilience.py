@@ -7,6 +7,7 @@ still fails is answered 503 by the middleware, with Retry-After and a message th
 was saved, so the page (or a client) can try again.
 """
 
+import contextlib
 import functools
 import logging
 import time
@@ -15,7 +16,7 @@ from typing import Any
 
 from django.db import connection, transaction
 from django.db.utils import InterfaceError, OperationalError
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse, RawPostDataException
 from django.shortcuts import render
 
 logger = logging.getLogger(__name__)
@@ -46,8 +47,10 @@ def _retrying(func: Callable, *, request_at: int) -> Callable:
     @functools.wraps(func)
     def attempts(*args: Any, **kwargs: Any) -> HttpResponse:
         request: HttpRequest = args[request_at]
-        # Read the body now: a parser that streamed it could not read it again for a retry.
-        request.body  # noqa: B018 - read for its side effect (Django keeps it)
+        # Read the body now: a parser that streamed it could not read it again for a retry. (A
+        # form already parsed from the stream, e.g. by the CSRF check, is kept by Django.)
+        with contextlib.suppress(RawPostDataException):
+            request.body  # noqa: B018 - read for its side effect (Django keeps it)
         for attempt, pause in enumerate((*BACKOFF_SECONDS, None)):
             try:
                 return func(*args, **kwargs)

@@ -11,7 +11,7 @@ from django.db.utils import OperationalError
 from django.urls import reverse
 
 from annotations import services
-from annotations.models import Annotation
+from annotations.models import Annotation, Draft
 from labelhub import resilience
 from projects.models import Membership
 from tests.conftest import api_for, member
@@ -131,3 +131,22 @@ def test_a_retried_view_still_passes_through_every_middleware_and_runs_inside_th
     url = reverse("annotations:label", args=[project.code])
     assert client.get(url).status_code == 200 and calls["n"] == 2
     assert SeenByLaterMiddleware.seen == [url]
+
+
+def test_a_form_the_csrf_check_has_already_read_is_retried_with_its_fields(monkeypatch, setup):
+    from django.test import Client
+
+    project, expert = setup
+    assignment = services.assignment_next(project=project, expert=expert)
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(expert)
+    browser.get(reverse("annotations:label", args=[project.code]))
+    token = browser.cookies["csrftoken"].value
+    calls = flaky(monkeypatch, services, "draft_save", failures=1)
+    response = browser.post(
+        reverse("annotations:draft", args=[project.code, assignment.pk]),
+        {"csrfmiddlewaretoken": token, "rationale": "half a thought"},
+    )
+    assert response.status_code == 200, response.content
+    assert calls["n"] == 2
+    assert Draft.objects.get(assignment=assignment).fields["rationale"] == ["half a thought"]
