@@ -5,6 +5,7 @@ from django.db import models
 from django.db.models import Q
 
 from projects.models import Guideline, Item, Project, Response
+from projects.vocabulary import NOT_PREFERRING, PREFERRING, Preference, Strength
 
 # The longest text an expert may write in each free-text field. The labelling form, the API's
 # serializer and the services all read these, and the services enforce them, so the page and the
@@ -19,6 +20,15 @@ def too_long(what: str, limit: int) -> str:
     return f"{what} can be at most {limit:,} characters long."
 
 
+# The vocabularies live beside their models rather than inside them, so that each model's check
+# constraints can name their values (a Meta cannot see its model's class body).
+class AssignmentStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    SUBMITTED = "submitted", "Submitted"
+    SKIPPED = "skipped", "Skipped"
+    EXPIRED = "expired", "Expired"
+
+
 class Assignment(models.Model):
     """One expert holding one item under a lease.
 
@@ -26,11 +36,7 @@ class Assignment(models.Model):
     served the same item again, the row is renewed rather than duplicated.
     """
 
-    class Status(models.TextChoices):
-        ACTIVE = "active", "Active"
-        SUBMITTED = "submitted", "Submitted"
-        SKIPPED = "skipped", "Skipped"
-        EXPIRED = "expired", "Expired"
+    Status = AssignmentStatus
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="assignments")
     item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="assignments")
@@ -47,12 +53,12 @@ class Assignment(models.Model):
             # One open lease per expert per project: a second tab resumes, never opens another.
             models.UniqueConstraint(
                 fields=["project", "expert"],
-                condition=Q(status="active"),
+                condition=Q(status=AssignmentStatus.ACTIVE),
                 name="assignment_one_active_per_expert",
             ),
             models.CheckConstraint(condition=Q(shown_left__in=[0, 1]), name="assignment_shown_left_valid"),
             models.CheckConstraint(
-                condition=Q(status__in=["active", "submitted", "skipped", "expired"]),
+                condition=Q(status__in=AssignmentStatus.values),
                 name="assignment_status_valid",
             ),
         ]
@@ -74,16 +80,8 @@ class Annotation(models.Model):
     side it was displayed on; the assignment records the display order.
     """
 
-    class Preference(models.TextChoices):
-        A = "a", "A is better"
-        B = "b", "B is better"
-        TIE = "tie", "Tie"
-        BOTH_BAD = "both_bad", "Both are bad"
-
-    class Strength(models.IntegerChoices):
-        SLIGHTLY = 1, "slightly better"
-        CLEARLY = 2, "clearly better"
-        MUCH = 3, "much better"
+    Preference = Preference
+    Strength = Strength
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="annotations")
     item = models.ForeignKey(Item, on_delete=models.PROTECT, related_name="annotations")
@@ -105,16 +103,17 @@ class Annotation(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["item", "expert"], name="annotation_item_expert_unique"),
             models.CheckConstraint(
-                condition=Q(preference__in=["", "a", "b", "tie", "both_bad"]),
+                condition=Q(preference__in=["", *Preference.values]),
                 name="annotation_preference_valid",
             ),
             # A strength says how much better the chosen response is: only for a real preference
             # (and only where the project asks for one).
             models.CheckConstraint(
                 condition=(
-                    Q(preference__in=["a", "b"]) & (Q(strength__in=[1, 2, 3]) | Q(strength__isnull=True))
+                    Q(preference__in=list(PREFERRING))
+                    & (Q(strength__in=Strength.values) | Q(strength__isnull=True))
                 )
-                | (Q(preference__in=["", "tie", "both_bad"]) & Q(strength__isnull=True)),
+                | (Q(preference__in=["", *NOT_PREFERRING]) & Q(strength__isnull=True)),
                 name="annotation_strength_matches_preference",
             ),
         ]

@@ -82,6 +82,13 @@ class Domain(models.Model):
         return self.name
 
 
+class VettingStatus(models.TextChoices):  # beside the model, so that its constraint can name them
+    APPLIED = "applied", "Applied"
+    VETTED = "vetted", "Vetted"
+    REJECTED = "rejected", "Rejected"
+    SUSPENDED = "suspended", "Suspended"
+
+
 class ExpertProfile(models.Model):
     """What the vendor knows about an expert, and whether they may be sent items at all.
 
@@ -91,11 +98,7 @@ class ExpertProfile(models.Model):
     they are vetted for or with no domain.
     """
 
-    class Status(models.TextChoices):
-        APPLIED = "applied", "Applied"
-        VETTED = "vetted", "Vetted"
-        REJECTED = "rejected", "Rejected"
-        SUSPENDED = "suspended", "Suspended"
+    Status = VettingStatus
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="expert_profile"
@@ -121,7 +124,7 @@ class ExpertProfile(models.Model):
         ordering = ["user__username"]
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(vetting_status__in=["applied", "vetted", "rejected", "suspended"]),
+                condition=models.Q(vetting_status__in=VettingStatus.values),
                 name="expertprofile_vetting_status_valid",
             ),
             models.CheckConstraint(

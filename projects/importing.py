@@ -17,11 +17,12 @@ from typing import Any
 import orjson
 
 from labelhub.fastjson import TooDeep, canonical_json, checked_loads, has_float
+from projects.vocabulary import Preference
 
 CHAT_ROLES = ("system", "user", "assistant")
 JSONL_FIELDS = frozenset({"id", "prompt", "responses", "domain", "metadata", "priority", "gold"})
 # A gold item's expected answer, in the item's own terms ("a" is its first response).
-GOLD_ANSWERS = ("a", "b", "tie", "both_bad")
+GOLD_ANSWERS = tuple(Preference.values)
 RESPONSE_FIELDS = frozenset({"content", "model"})
 MESSAGE_FIELDS = frozenset({"role", "content"})
 CSV_LETTERS = "abcdefgh"

@@ -2,6 +2,8 @@ from django.conf import settings
 from django.db import models
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
+from projects.vocabulary import Preference
+
 
 class Client(models.Model):
     """A tenant: one AI lab. Its name is never shown to experts."""
@@ -315,7 +317,7 @@ class Item(models.Model):
         if not self.is_gold:
             return
         answer = self.gold_answer if isinstance(self.gold_answer, dict) else {}
-        if answer.get("preference") not in ("a", "b", "tie", "both_bad"):
+        if answer.get("preference") not in Preference.values:
             raise ValidationError(
                 {
                     "gold_answer": (

@@ -8,6 +8,10 @@ from annotations.exports.options import PairOptions
 from annotations.exports.registry import ExportFormat, register
 from labelhub.pseudonyms import annotator_pseudonym
 from projects.models import Project
+from projects.vocabulary import PREFERRING, Preference
+
+# What KTO learns from: a preference (one response desirable, the other not) or "both are bad".
+DESIRABILITY = (*PREFERRING, Preference.BOTH_BAD.value)
 
 
 def export_kto(
@@ -15,8 +19,8 @@ def export_kto(
 ) -> Iterator[bytes]:
     """TRL unpaired preferences: the preferred response is desirable, the other undesirable;
     "both are bad" makes both undesirable. Ties say nothing either way and are left out."""
-    conversational = is_conversational(project, annotations__preference__in=["a", "b", "both_bad"])
-    for annotation in annotations_with_items(project, ["a", "b", "both_bad"]).iterator(chunk_size=CHUNK_SIZE):
+    conversational = is_conversational(project, annotations__preference__in=DESIRABILITY)
+    for annotation in annotations_with_items(project, DESIRABILITY).iterator(chunk_size=CHUNK_SIZE):
         item = annotation.item
         annotator = annotator_pseudonym(project_id=project.pk, user_id=annotation.expert_id)
         prompt = item.messages if conversational else item.prompt

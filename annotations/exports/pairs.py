@@ -23,6 +23,7 @@ from annotations.models import Annotation
 from labelhub.fastjson import has_float
 from labelhub.fastjson import loads as json_loads
 from projects.models import Item, Project, Response
+from projects.vocabulary import PREFERRING
 
 # The margin TRL's reward trainer adds to the score gap: how much better the chosen response is.
 STRENGTH_MARGINS = {1: 1.0, 2: 2.0, 3: 3.0}
@@ -150,7 +151,7 @@ def export_pairs(
     what was kept and what was dropped and why (for a bundle's manifest).
     """
     options = options or PairOptions()
-    has_chat = is_conversational(project, annotations__preference__in=["a", "b"])
+    has_chat = is_conversational(project, annotations__preference__in=PREFERRING)
     if options.style == "standard" and has_chat:
         # A chat has no faithful plain-text form without a model's chat template.
         raise ValueError(
@@ -170,19 +171,20 @@ def _pair_lines(
     pseudonyms = Pseudonyms(project)
     for item, judgments, responses in _item_judgments(project):
         counts = Counter([a.preference for a in judgments])
-        tally["dropped: tie or both bad"] += counts["tie"] + counts["both_bad"]
+        preferring = sum(counts[p] for p in PREFERRING)
+        tally["dropped: tie or both bad"] += len(judgments) - preferring
         if len(judgments) < options.min_annotations:
-            tally["dropped: too few judgments"] += counts["a"] + counts["b"]
+            tally["dropped: too few judgments"] += preferring
             continue
         if options.aggregate == "majority":
             (top, votes), *rest = [*counts.most_common(), ("", 0)]
-            if top not in ("a", "b") or votes == rest[0][1]:
-                tally["dropped: no majority"] += counts["a"] + counts["b"]
+            if top not in PREFERRING or votes == rest[0][1]:
+                tally["dropped: no majority"] += preferring
                 continue
-            tally["dropped: outvoted"] += counts["a"] + counts["b"] - votes
+            tally["dropped: outvoted"] += preferring - votes
             groups = [[a for a in judgments if a.preference == top]]
         else:
-            groups = [[a] for a in judgments if a.preference in ("a", "b")]
+            groups = [[a] for a in judgments if a.preference in PREFERRING]
         key = prompt_id(item.prompt)
         for group in groups:
             agreement = counts[group[0].preference] / len(judgments)
