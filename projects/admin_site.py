@@ -13,7 +13,9 @@ from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
-from django.db.models import Model, QuerySet
+from django.db import connection
+from django.db.models import Field, Model, QuerySet
+from django.forms import BaseModelFormSet
 from django.http import Http404, HttpRequest
 
 from labelhub.admin_audit import AuditedAdminMixin
@@ -52,6 +54,36 @@ class LabelHubAdminSite(admin.AdminSite):
         return admitted_to_admin(request.user)
 
 
+def could_be_pk(pk: Field, value: str) -> bool:
+    """Whether `value` is a well-formed id for `pk`, of a size the database can compare."""
+    try:
+        value = pk.to_python(value)
+    except ValidationError:
+        return False
+    if isinstance(value, int):
+        low, high = connection.ops.integer_field_range(pk.get_internal_type())
+        return (low is None or value >= low) and (high is None or value <= high)
+    return value is not None
+
+
+class ListEditFormSet(BaseModelFormSet):
+    """The changelist's list-edit formset: every row must name one of the objects the list shows.
+
+    Django builds a new object for a row whose id is not among them (another client's, one that
+    does not exist, none at all); such a row is refused, and with it the whole save.
+    """
+
+    def clean(self) -> None:
+        super().clean()
+        strays = [str(n) for n, form in enumerate(self.forms, start=1) if form.instance._state.adding]
+        if strays:
+            raise ValidationError(
+                f"Row {', '.join(strays)} names no {self.model._meta.verbose_name} of this list, so "
+                "nothing was saved. Reload the page and make your changes again.",
+                code="not_on_list",
+            )
+
+
 class ProjectScopedAdmin(AuditedAdminMixin, admin.ModelAdmin):
     """A ModelAdmin whose rows belong to projects: members see only their projects' rows.
 
@@ -82,6 +114,8 @@ class ProjectScopedAdmin(AuditedAdminMixin, admin.ModelAdmin):
         return queryset.filter(**{self._lookup(): self._projects(request, self.view_perm)})
 
     def project_of(self, obj: Model) -> Project | None:
+        if obj._state.adding:
+            return None  # not stored, so in no project yet (e.g. a crafted list-edit row)
         for part in filter(None, self.project_path.split("__")):
             obj = getattr(obj, part)
         return obj
@@ -113,6 +147,16 @@ class ProjectScopedAdmin(AuditedAdminMixin, admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return self._allowed(request, self.edit_perm, obj)
+
+    def _get_edited_object_pks(self, request: HttpRequest, prefix: str) -> list[str]:
+        # Django's: the ids a list edit posts, which pick the rows to edit. An id that cannot be
+        # one is left out (Django would load the whole list instead, and SQLite raises on a
+        # number past 64 bits); ListEditFormSet then refuses its row.
+        posted = super()._get_edited_object_pks(request, prefix)
+        return [value for value in posted if could_be_pk(self.opts.pk, value)]
+
+    def get_changelist_formset(self, request: HttpRequest, **kwargs: Any) -> Any:
+        return super().get_changelist_formset(request, **{"formset": ListEditFormSet, **kwargs})
 
     def get_list_filter(self, request: HttpRequest) -> list:
         # Django's filter on a relation lists every related row in the database, so a "project"
