@@ -11,10 +11,11 @@ from typing import Any
 
 from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.admin.utils import get_fields_from_path
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 from django.db import connection
-from django.db.models import Field, Model, QuerySet
+from django.db.models import BooleanField, DateField, Field, Model, QuerySet
 from django.forms import BaseModelFormSet
 from django.http import Http404, HttpRequest
 
@@ -82,6 +83,57 @@ class ListEditFormSet(BaseModelFormSet):
                 "nothing was saved. Reload the page and make your changes again.",
                 code="not_on_list",
             )
+
+
+class ScopedValuesListFilter(admin.AllValuesFieldListFilter):
+    """Django's filter by a field's values, taking them from the rows the admin shows even when
+    the field is across a relation (Django's own then lists the values of the whole table)."""
+
+    def __init__(
+        self, field: Field, request: HttpRequest, params: Any, model: Any, model_admin: Any, field_path: str
+    ):
+        super().__init__(field, request, params, model, model_admin, field_path)
+        self.lookup_choices = (
+            model_admin.get_queryset(request)
+            .distinct()
+            .order_by(field_path)
+            .values_list(field_path, flat=True)
+        )
+
+
+class ProjectListFilter(admin.RelatedOnlyFieldListFilter):
+    """The projects of the rows shown, each by the name this viewer may know: its internal slug
+    (which often names the client) only where they may export it, else the codename experts see."""
+
+    def field_choices(self, field: Field, request: HttpRequest, model_admin: Any) -> list[tuple[int, str]]:
+        shown = model_admin.get_queryset(request).values_list(f"{self.field_path}__pk", flat=True)
+        overseen = set(
+            projects_for(request.user, Perm.EXPORT).filter(pk__in=shown).values_list("pk", flat=True)
+        )
+        projects = Project.objects.filter(pk__in=shown)
+        return sorted(
+            (
+                (project.pk, str(project) if project.pk in overseen else project.codename)
+                for project in projects
+            ),
+            key=lambda choice: choice[1],
+        )
+
+
+def scoped_list_filter(model: type[Model], entry: Any) -> Any:
+    """`entry` of a project-scoped admin's list_filter, with a filter that lists only the values
+    of the rows the viewer is shown wherever Django's would list a whole table's."""
+    if not isinstance(entry, str):
+        return entry  # a filter class, or a (field, filter class) pair, chosen on purpose
+    field = get_fields_from_path(model, entry)[-1]
+    if field.is_relation:
+        return (
+            entry,
+            ProjectListFilter if field.related_model is Project else admin.RelatedOnlyFieldListFilter,
+        )
+    if "__" in entry and not (field.choices or isinstance(field, (BooleanField, DateField))):
+        return (entry, ScopedValuesListFilter)
+    return entry  # the field's own values in the rows shown, or a fixed set of choices
 
 
 class ProjectScopedAdmin(AuditedAdminMixin, admin.ModelAdmin):
@@ -159,14 +211,10 @@ class ProjectScopedAdmin(AuditedAdminMixin, admin.ModelAdmin):
         return super().get_changelist_formset(request, **{"formset": ListEditFormSet, **kwargs})
 
     def get_list_filter(self, request: HttpRequest) -> list:
-        # Django's filter on a relation lists every related row in the database, so a "project"
-        # filter would name other clients' projects. Offer only values found in the scoped rows.
-        filters = []
-        for entry in super().get_list_filter(request):
-            if isinstance(entry, str) and "__" not in entry and self.opts.get_field(entry).is_relation:
-                entry = (entry, admin.RelatedOnlyFieldListFilter)
-            filters.append(entry)
-        return filters
+        # Django's filters on a relation list every related row or value in the database, so a
+        # "project" or "item__domain" filter would name other clients' projects and domains.
+        # Offer only the values found in the rows this viewer is shown.
+        return [scoped_list_filter(self.model, entry) for entry in super().get_list_filter(request)]
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         if db_field.related_model is Project and not is_staff(request.user):

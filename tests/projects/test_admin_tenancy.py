@@ -3,9 +3,12 @@
 import uuid
 
 import pytest
+from django.contrib import admin
+from django.contrib.admin import site
 from django.urls import reverse
 
 from annotations.services import Judgment, annotation_submit, assignment_next
+from projects.admin_site import ProjectScopedAdmin
 from projects.models import Item
 from tests.factories import ItemFactory
 
@@ -50,3 +53,49 @@ def test_a_list_edit_naming_an_item_not_on_the_list_changes_nothing(manager_clie
     # The rows of the list itself are still saved.
     assert manager_client.post(url, priority_post(own)).status_code == 302
     assert Item.objects.get(pk=acme_items[0].pk).priority == 5
+
+
+@pytest.fixture
+def globex_labelled(globex, other_client_annotator):
+    """A labelled item of the other client, in a domain only that client uses."""
+    item = ItemFactory(project=globex, external_id="globex-secret-item")
+    annotation = labelled(item, other_client_annotator)
+    Item.objects.filter(pk=item.pk).update(domain="globex-only-domain")
+    return annotation
+
+
+@pytest.fixture
+def acme_labelled(acme_items, annotator):
+    annotation = labelled(acme_items[0], annotator)
+    Item.objects.filter(pk=acme_items[0].pk).update(domain="acme-domain")
+    return annotation
+
+
+def scoped_changelists() -> list[str]:
+    admin.autodiscover()  # the admin modules register their models as the URLs are loaded
+    return sorted(
+        f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist"
+        for model, model_admin in site._registry.items()
+        if isinstance(model_admin, ProjectScopedAdmin)
+    )
+
+
+@pytest.mark.parametrize("changelist", scoped_changelists())
+def test_no_list_filter_names_anything_of_another_client(
+    manager_client, acme_labelled, globex_labelled, globex, changelist
+):
+    page = manager_client.get(reverse(changelist)).content.decode()
+    for secret in ("globex-only-domain", globex.slug, globex.codename, globex.name, "globex-expert"):
+        assert secret not in page, (changelist, secret)
+
+
+def test_the_domain_filter_offers_a_manager_their_own_domains_and_staff_everyones(
+    client, manager, staff, acme_labelled, globex_labelled
+):
+    url = reverse("admin:annotations_annotation_changelist")
+    client.force_login(manager)
+    page = client.get(url).content.decode()
+    assert "acme-domain" in page and "globex-only-domain" not in page
+    client.force_login(staff)
+    page = client.get(url).content.decode()
+    assert "acme-domain" in page and "globex-only-domain" in page
