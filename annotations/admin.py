@@ -9,17 +9,36 @@ from annotations.models import Annotation, Assignment, Skip
 from annotations.progress import project_progress
 from projects.admin_site import ProjectScopedAdmin
 from projects.models import Project
-from projects.permissions import Perm
+from projects.permissions import Perm, has_project_perm
 
 
 class ReadOnlyProjectAdmin(ProjectScopedAdmin):
-    """Judgments are made on the labelling page, never edited here; reviewers may look."""
+    """Judgments are made on the labelling page, never edited here; reviewers may look.
+
+    The project's slug often names the client, and a project or a guideline shows by it: to
+    whoever may not see the client (a reviewer) they show as experts see them, by codename.
+    """
 
     view_perm = Perm.REVIEW
     edit_perm = None
+    shown_without_client = {"project": "project_codename", "guideline": "guideline_version"}
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return self.get_readonly_fields(request, obj)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return [field.name for field in self.model._meta.fields]
+        names = [field.name for field in self.model._meta.fields]
+        if obj is not None and not has_project_perm(request.user, obj.project, Perm.EXPORT):
+            names = [self.shown_without_client.get(name, name) for name in names]
+        return names
+
+    @admin.display(description="project")
+    def project_codename(self, obj: Any) -> str:
+        return obj.project.codename
+
+    @admin.display(description="guideline")
+    def guideline_version(self, obj: Any) -> str:
+        return f"version {obj.guideline.version}" if obj.guideline_id else "-"
 
 
 @admin.register(Annotation)

@@ -9,8 +9,10 @@ from django.urls import reverse
 
 from annotations.services import Judgment, annotation_submit, assignment_next
 from projects.admin_site import ProjectScopedAdmin
-from projects.models import Item
-from tests.factories import ItemFactory
+from projects.models import Item, Membership
+from projects.services import guideline_publish, membership_grant
+from tests.conftest import member, staff_user
+from tests.factories import ItemFactory, ProjectFactory
 
 
 @pytest.fixture
@@ -99,3 +101,37 @@ def test_the_domain_filter_offers_a_manager_their_own_domains_and_staff_everyone
     client.force_login(staff)
     page = client.get(url).content.decode()
     assert "acme-domain" in page and "globex-only-domain" in page
+
+
+@pytest.fixture
+def reviewer_client(client, acme, acme_labelled, annotator):
+    """A reviewer of two of the client's projects, each with a label, so a project filter shows."""
+    second = ProjectFactory(client=acme.client, slug="acme-second-secret", codename="Cirrus")
+    guideline_publish(project=second, body="Rules", author=None)
+    labelled(ItemFactory(project=second), annotator)
+    reviewer = member(acme, "acme-reviewer", Membership.Role.REVIEWER)
+    membership_grant(project=second, user=reviewer, role=Membership.Role.REVIEWER, granted_by=staff_user())
+    client.force_login(reviewer)
+    return client
+
+
+def test_a_reviewer_sees_projects_by_codename_never_by_slug(reviewer_client, acme, acme_labelled, manager):
+    annotation = acme_labelled
+    pages = [
+        reverse("admin:annotations_annotation_changelist"),
+        reverse("admin:annotations_annotation_change", args=[annotation.pk]),
+        reverse("admin:annotations_assignment_changelist"),
+        reverse("admin:annotations_assignment_change", args=[annotation.assignment_id]),
+    ]
+    for url in pages:
+        response = reviewer_client.get(url)
+        assert response.status_code == 200, url
+        page = response.content.decode()
+        for slug in (acme.slug, "acme-second-secret"):
+            assert slug not in page, (url, slug)
+    listed = reviewer_client.get(pages[0]).content.decode()
+    assert "Aurora" in listed and "Cirrus" in listed
+    assert "Aurora" in reviewer_client.get(pages[1]).content.decode()
+    # Those who may see the client (managers, staff) still see the project's internal key.
+    reviewer_client.force_login(manager)
+    assert acme.slug in reviewer_client.get(pages[1]).content.decode()
