@@ -11,18 +11,23 @@ from typing import Any
 
 from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
-from django.contrib.admin.utils import get_fields_from_path
+from django.contrib.admin.utils import get_fields_from_path, unquote
 from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.contenttypes import views as contenttype_views
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.db.models import BooleanField, DateField, Field, Model, QuerySet
 from django.forms import BaseModelFormSet
-from django.http import Http404, HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse
+from django.urls import path
 
 from labelhub.admin_audit import AuditedAdminMixin
 from labelhub.models import User
 from projects.models import Project
 from projects.permissions import Perm, is_staff, projects_for
+
+NO_SUCH_OBJECT = "No such object."
 
 
 def admitted_to_admin(user: User) -> bool:
@@ -53,6 +58,42 @@ class LabelHubAdminSite(admin.AdminSite):
 
     def has_permission(self, request: HttpRequest) -> bool:
         return admitted_to_admin(request.user)
+
+    def get_urls(self) -> list:
+        # Django's "view on site" shortcut finds an object of any model by its id, and answered
+        # differently for one that exists (anyone's) and one that does not: ours looks first.
+        return [
+            path(
+                "r/<path:content_type_id>/<path:object_id>/",
+                self.admin_view(self.view_on_site),
+                name=url.name,
+            )
+            if getattr(url, "name", None) == "view_on_site"
+            else url
+            for url in super().get_urls()
+        ]
+
+    def view_on_site(self, request: HttpRequest, content_type_id: str, object_id: str) -> HttpResponse:
+        """Django's shortcut, for an object the viewer may see in this admin; any other id, of
+        another client's object or of none, gets one and the same 404."""
+        content_type = (
+            ContentType.objects.filter(pk=content_type_id).first()
+            if could_be_pk(ContentType._meta.pk, content_type_id)
+            else None
+        )
+        model_admin = self._registry.get(content_type.model_class()) if content_type else None
+        obj = None
+        if model_admin is not None and model_admin.has_view_or_change_permission(request):
+            try:
+                obj = model_admin.get_object(request, unquote(object_id))
+            except Http404:
+                obj = None
+        if obj is None or not model_admin.has_view_or_change_permission(request, obj):
+            raise Http404(NO_SUCH_OBJECT)
+        try:
+            return contenttype_views.shortcut(request, content_type_id, object_id)
+        except Http404:
+            raise Http404(NO_SUCH_OBJECT) from None
 
 
 def could_be_pk(pk: Field, value: str) -> bool:
@@ -227,7 +268,7 @@ class ProjectScopedAdmin(AuditedAdminMixin, admin.ModelAdmin):
         # (Django would answer 403 or redirect with "doesn't exist").
         obj = super().get_object(request, object_id, from_field)
         if obj is None:
-            raise Http404("No such object.")
+            raise Http404(NO_SUCH_OBJECT)
         return obj
 
     def audit_target(self, obj: Model) -> tuple[Project | None, str]:

@@ -5,11 +5,12 @@ import uuid
 import pytest
 from django.contrib import admin
 from django.contrib.admin import site
+from django.contrib.contenttypes.models import ContentType
 from django.urls import reverse
 
 from annotations.services import Judgment, annotation_submit, assignment_next
 from projects.admin_site import ProjectScopedAdmin
-from projects.models import Item, Membership
+from projects.models import Item, Membership, Project
 from projects.services import guideline_publish, membership_grant
 from tests.conftest import member, staff_user
 from tests.factories import ItemFactory, ProjectFactory
@@ -135,3 +136,20 @@ def test_a_reviewer_sees_projects_by_codename_never_by_slug(reviewer_client, acm
     # Those who may see the client (managers, staff) still see the project's internal key.
     reviewer_client.force_login(manager)
     assert acme.slug in reviewer_client.get(pages[1]).content.decode()
+
+
+def shortcut(client, model, pk) -> tuple[int, str]:
+    response = client.get(
+        reverse("admin:view_on_site", args=[ContentType.objects.get_for_model(model).pk, pk])
+    )
+    context = response.context or {}
+    return response.status_code, str(context.get("exception", ""))
+
+
+@pytest.mark.parametrize("model", [Project, Item])
+def test_the_view_on_site_shortcut_answers_alike_for_a_foreign_and_a_missing_object(
+    manager_client, globex_labelled, model
+):
+    foreign = globex_labelled.project if model is Project else globex_labelled.item
+    assert shortcut(manager_client, model, foreign.pk) == shortcut(manager_client, model, 987654)
+    assert shortcut(manager_client, model, foreign.pk)[0] == 404
