@@ -17,6 +17,7 @@ from projects.models import Client, Guideline, Item, Membership, Project, Respon
 from projects.permissions import is_staff
 from projects.rubrics import CriterionSpec, current_version, rubric_save
 from projects.services import (
+    PERSON_REFUSED,
     GrantRefused,
     clients_managed_by,
     guideline_publish,
@@ -294,10 +295,13 @@ class MembershipForm(forms.ModelForm):
         model = Membership
         fields = ["project", "role"]
 
+    # To a manager an unknown username looks like any other person who cannot be added.
+    unknown_username = PERSON_REFUSED
+
     def clean_username(self) -> User:
         user = User.objects.filter(username=self.cleaned_data["username"], is_active=True).first()
         if user is None:
-            raise ValidationError("No active user has this username.")
+            raise ValidationError(self.unknown_username, code="person")
         return user
 
 
@@ -339,7 +343,11 @@ class MembershipAdmin(ProjectScopedAdmin):
         admin_view = self
 
         class CheckedForm(form_class):
-            # Run the service's rules at validation time so a refusal shows on the form.
+            if is_staff(request.user):
+                unknown_username = "No active user has this username."
+
+            # Run the service's rules at validation time so a refusal shows on the form; one
+            # because of who the person is shows where an unknown username does.
             def clean(self) -> dict:
                 data = super().clean()
                 user, project, role = data.get("username"), data.get("project"), data.get("role")
@@ -347,7 +355,9 @@ class MembershipAdmin(ProjectScopedAdmin):
                     try:
                         admin_view._check(request, project, user, role, data.get("override_reason", ""))
                     except GrantRefused as refused:
-                        raise ValidationError(refused.messages) from refused
+                        if getattr(refused, "code", None) != "person":
+                            raise ValidationError(refused.messages) from refused
+                        self.add_error("username", refused)
                 return data
 
         return CheckedForm

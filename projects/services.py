@@ -35,6 +35,17 @@ class GrantRefused(ValidationError):
     """A role grant or revocation that the rules forbid; the message says which rule."""
 
 
+# What a manager is told when the person they name may not join: never that the account is staff
+# or works for a competitor (nor, in the admin, that there is no such account). Code "person".
+PERSON_REFUSED = "This person cannot be added."
+
+
+def _person_refused(granted_by: User, reason: str) -> GrantRefused:
+    """The refusal of a grant because of who the person is: why, only to staff (who see everyone
+    and may override a conflict); anyone else learns no more than PERSON_REFUSED."""
+    return GrantRefused(reason if is_staff(granted_by) else PERSON_REFUSED, code="person")
+
+
 def conflicting_memberships(*, user: User, project: Project) -> list[Membership]:
     """`user`'s memberships, current or ended within the window, in competitors' projects."""
     window_start = timezone.now() - timedelta(days=settings.CONFLICT_WINDOW_DAYS)
@@ -54,7 +65,7 @@ def _check_grant(*, project: Project, user: User, role: str, granted_by: User) -
     if ROLE_RANK[role] > own:
         raise GrantRefused({"role": "You cannot grant a role above your own."})
     if user != granted_by and role_rank(user, project) > own:
-        raise GrantRefused("You cannot change the role of someone ranked above you.")
+        raise _person_refused(granted_by, "You cannot change the role of someone ranked above you.")
 
 
 @transaction.atomic
@@ -76,11 +87,11 @@ def membership_grant(
     conflicts = conflicting_memberships(user=user, project=project)
     override_reason = override_reason.strip()
     if conflicts and not (is_staff(granted_by) and override_reason):
-        # Names no competitor: the manager learns there is a conflict, not where it lies.
-        raise GrantRefused(
+        raise _person_refused(
+            granted_by,
             f"{user.get_username()} cannot join this project: they are, or in the last "
             f"{settings.CONFLICT_WINDOW_DAYS} days were, a member of a competing client's project. "
-            "Staff may override this with a recorded reason."
+            "Staff may override this with a recorded reason.",
         )
     return _grant(
         project=project,

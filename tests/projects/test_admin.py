@@ -179,7 +179,7 @@ def test_a_conflict_of_interest_shows_as_a_form_error_in_the_admin(
         reverse("admin:projects_membership_add"),
         {"project": acme.pk, "username": "globex-expert", "role": "expert"},
     )
-    assert "competing client" in response.content.decode()
+    assert "This person cannot be added." in response.content.decode()
     assert not has_project_perm(other_client_annotator, acme, Perm.VIEW)
     assert not AuditEvent.objects.filter(
         action="role_granted", target="user globex-expert", project=acme

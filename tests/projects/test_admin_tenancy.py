@@ -11,9 +11,9 @@ from django.urls import reverse
 from annotations.services import Judgment, annotation_submit, assignment_next
 from projects.admin_site import ProjectScopedAdmin
 from projects.models import Item, Membership, Project
-from projects.services import guideline_publish, membership_grant
+from projects.services import PERSON_REFUSED, guideline_publish, membership_grant
 from tests.conftest import member, staff_user
-from tests.factories import ItemFactory, ProjectFactory
+from tests.factories import ItemFactory, ProjectFactory, UserFactory
 
 
 @pytest.fixture
@@ -153,3 +153,35 @@ def test_the_view_on_site_shortcut_answers_alike_for_a_foreign_and_a_missing_obj
     foreign = globex_labelled.project if model is Project else globex_labelled.item
     assert shortcut(manager_client, model, foreign.pk) == shortcut(manager_client, model, 987654)
     assert shortcut(manager_client, model, foreign.pk)[0] == 404
+
+
+@pytest.fixture
+def unaddable(acme, globex, other_client_annotator):
+    """Usernames a manager may not add, for reasons that are not theirs to learn."""
+    acme.client.competitors.add(globex.client)
+    UserFactory(username="root-admin", is_staff=True)
+    UserFactory(username="gone-away", is_active=False)
+    return {
+        "competitor's expert": "globex-expert",
+        "staff": "root-admin",
+        "inactive": "gone-away",
+        "none": "nobody",
+    }
+
+
+def add_member(client, acme, username: str):
+    response = client.post(
+        reverse("admin:projects_membership_add"), {"project": acme.pk, "username": username, "role": "expert"}
+    )
+    assert response.status_code == 200
+    return response.context["adminform"].form.errors
+
+
+def test_adding_a_member_says_only_that_this_person_cannot_be_added(manager_client, staff, acme, unaddable):
+    answers = {why: add_member(manager_client, acme, username) for why, username in unaddable.items()}
+    assert all(errors == {"username": [PERSON_REFUSED]} for errors in answers.values()), answers
+    assert not Membership.objects.filter(project=acme, user__username__in=unaddable.values()).exists()
+    # Staff see every client: they are told why, so that they may override a conflict.
+    manager_client.force_login(staff)
+    errors = str(add_member(manager_client, acme, unaddable["competitor's expert"]))
+    assert "competing client" in errors and "recorded reason" in errors
