@@ -89,8 +89,21 @@ class ProjectAdmin(ProjectScopedAdmin):
         ("Money", {"fields": ["price_per_label"]}),
     ]
 
+    # The slug and the code are keys across all clients: a manager who could type them would
+    # learn from "already exists" which another client uses. Theirs are made for them.
+    client_wide_keys = ("slug", "code")
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> list:
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is not None or is_staff(request.user):
+            return fieldsets
+        return [
+            (name, {**options, "fields": [f for f in options["fields"] if f not in self.client_wide_keys]})
+            for name, options in fieldsets
+        ]
+
     def get_prepopulated_fields(self, request: HttpRequest, obj: Any = None) -> dict:
-        return {"slug": ["name"], "code": ["codename"]} if obj is None else {}
+        return {"slug": ["name"], "code": ["codename"]} if obj is None and is_staff(request.user) else {}
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # A manager may open further projects for the clients they already work for.
@@ -101,7 +114,7 @@ class ProjectAdmin(ProjectScopedAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         # Moving a project to another client would hand its data to that client.
-        return ["client", "slug"] if obj is not None and not is_staff(request.user) else []
+        return ["client", *self.client_wide_keys] if obj is not None and not is_staff(request.user) else []
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         if db_field.name == "client":

@@ -1,5 +1,6 @@
 """Writes to projects, memberships, guidelines and items. One function per action."""
 
+import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -11,6 +12,7 @@ from django.db import connection, transaction
 from django.db.models import Max, Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.text import slugify
 from guardian.shortcuts import assign_perm, remove_perm
 from psycopg.types.json import set_json_dumps
 
@@ -158,11 +160,26 @@ def clients_managed_by(user: User) -> QuerySet[Client]:
     return Client.objects.filter(projects__in=projects_for(user, Perm.MANAGE)).distinct()
 
 
+def project_key(name: str, base: str) -> str:
+    """A new value for the project key `name` ("slug" or "code"): `base` as a slug with a random
+    suffix, not yet used. The suffix is always there, so the key says nothing of other projects."""
+    stem = slugify(base)[:60].strip("-") or "project"
+    while True:
+        key = f"{stem}-{secrets.token_hex(3)}"
+        if not Project.objects.filter(**{name: key}).exists():
+            return key
+
+
 @transaction.atomic
 def project_create(*, project: Project, created_by: User, request: HttpRequest | None = None) -> Project:
-    """Open `project` (unsaved) for its client; a manager who opens it becomes its manager."""
+    """Open `project` (unsaved) for its client; a manager who opens it becomes its manager.
+
+    A blank slug or code is made from the name or the codename (see `project_key`).
+    """
     if not clients_managed_by(created_by).filter(pk=project.client_id).exists():
         raise GrantRefused({"client": "You can open projects only for clients whose projects you manage."})
+    project.slug = project.slug or project_key("slug", project.name)
+    project.code = project.code or project_key("code", project.codename)
     project.full_clean()
     project.save()
     if not is_staff(created_by):

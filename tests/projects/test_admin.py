@@ -118,7 +118,7 @@ def test_a_manager_opens_projects_only_for_their_own_client_and_manages_them(
     assert "Select a valid choice" in refused.content.decode()
     created = manager_client.post(reverse("admin:projects_project_add"), new_project_form(acme.client.pk))
     assert created.status_code == 302, created.content.decode()[:3000]
-    project = Project.objects.get(slug="acme-rubric-2")
+    project = Project.objects.get(client=acme.client, codename="Stratus")
     assert project.client == acme.client and has_project_perm(manager, project, Perm.MANAGE)
 
 

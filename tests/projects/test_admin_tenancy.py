@@ -14,6 +14,7 @@ from projects.models import Item, Membership, Project
 from projects.services import PERSON_REFUSED, guideline_publish, membership_grant
 from tests.conftest import member, staff_user
 from tests.factories import ItemFactory, ProjectFactory, UserFactory
+from tests.projects.test_admin import admin_url, new_project_form
 
 
 @pytest.fixture
@@ -185,3 +186,22 @@ def test_adding_a_member_says_only_that_this_person_cannot_be_added(manager_clie
     manager_client.force_login(staff)
     errors = str(add_member(manager_client, acme, unaddable["competitor's expert"]))
     assert "competing client" in errors and "recorded reason" in errors
+
+
+def test_opening_a_project_tells_nothing_of_another_clients_names(manager_client, acme, globex):
+    add = reverse("admin:projects_project_add")
+    theirs = new_project_form(acme.client.pk, slug=globex.slug, codename=globex.codename, code=globex.code)
+    mine = new_project_form(acme.client.pk, slug="acme-own", codename="Nimbus", code="nimbus")
+    for form in (theirs, mine):
+        response = manager_client.post(add, form)
+        assert response.status_code == 302, response.content.decode()[:3000]
+    opened = Project.objects.get(client=acme.client, codename=globex.codename)
+    # The internal key and the web address key are made for the project, never typed.
+    assert opened.slug != globex.slug and opened.code != globex.code
+    assert Project.objects.get(client=acme.client, codename="Nimbus").code != "nimbus"
+    # A codename names one project of a client; the refusal speaks of this client only.
+    again = manager_client.post(add, theirs)
+    assert again.status_code == 200
+    assert "This client already has a project with this codename." in again.content.decode()
+    # Nor may the web address of a project be changed to probe other clients' addresses.
+    assert 'name="code"' not in manager_client.get(admin_url(acme)).content.decode()
