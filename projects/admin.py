@@ -17,10 +17,12 @@ from projects.models import Client, Guideline, Item, Membership, Project, Respon
 from projects.permissions import is_staff
 from projects.rubrics import CriterionSpec, current_version, rubric_save
 from projects.services import (
+    ITEM_CONTENT_FIELDS,
     PERSON_REFUSED,
     GrantRefused,
     clients_managed_by,
     guideline_publish,
+    labelled_items,
     membership_grant,
     membership_revoke,
     project_create,
@@ -164,9 +166,24 @@ class ProjectAdmin(ProjectScopedAdmin):
         self._set_status(request, queryset, Project.Status.ARCHIVED)
 
 
+def is_labelled(item: Item | None) -> bool:
+    return item is not None and labelled_items(Item.objects.filter(pk=item.pk)).exists()
+
+
 class ResponseInline(ProjectScopedInline, admin.TabularInline):
+    """An item's responses: read-only once the item is labelled (they are its content)."""
+
     model = Response
     extra = 0
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return not is_labelled(obj) and super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return not is_labelled(obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return not is_labelled(obj) and super().has_delete_permission(request, obj)
 
 
 class LabellingStatusFilter(admin.SimpleListFilter):
@@ -216,6 +233,13 @@ class ItemAdmin(ProjectScopedAdmin):
     search_fields = ["external_id"]
     readonly_fields = ["content_hash", "is_chat", "n_labels"]
     inlines = [ResponseInline]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        # A labelled item keeps its content, as the import keeps it; its priority may change.
+        fields = list(super().get_readonly_fields(request, obj))
+        if is_labelled(obj):
+            fields += [name for name in ITEM_CONTENT_FIELDS if name not in fields]
+        return fields
 
     def get_urls(self) -> list:
         from django.urls import path

@@ -297,13 +297,22 @@ def items_plan(
     return report
 
 
+# An item's content: what its judgments were made on, and what its content hash covers (with
+# its responses, their texts and models). See `labelled_items`.
+ITEM_CONTENT_FIELDS = ("prompt", "is_chat", "domain", "metadata", "is_gold", "gold_answer")
+
+
+def labelled_items(items: QuerySet[Item]) -> QuerySet[Item]:
+    """Those of `items` that already carry judgments. Their content never changes again (the
+    import refuses it, the admin shows it read-only): it would silently change what the
+    judgments mean."""
+    return items.filter(annotations__isnull=False).distinct()
+
+
 def _labelled(project: Project, external_ids: list[str]) -> set[str]:
     """Which of these items already carry judgments (their content must not change)."""
-    return set(
-        Item.objects.filter(
-            project=project, external_id__in=external_ids, annotations__isnull=False
-        ).values_list("external_id", flat=True)
-    )
+    items = Item.objects.filter(project=project, external_id__in=external_ids)
+    return set(labelled_items(items).values_list("external_id", flat=True))
 
 
 def _labelled_error(record: ItemRecord) -> LineError:

@@ -1,5 +1,6 @@
 """The admin tells a manager nothing about other clients, and crafted input changes nothing."""
 
+import json
 import uuid
 
 import pytest
@@ -12,7 +13,7 @@ from annotations.services import Judgment, annotation_submit, assignment_next
 from projects.admin_site import ProjectScopedAdmin
 from projects.models import Item, Membership, Project
 from projects.services import PERSON_REFUSED, guideline_publish, membership_grant
-from tests.conftest import member, staff_user
+from tests.conftest import api_for, member, staff_user
 from tests.factories import ItemFactory, ProjectFactory, UserFactory
 from tests.projects.test_admin import admin_url, new_project_form
 
@@ -205,3 +206,66 @@ def test_opening_a_project_tells_nothing_of_another_clients_names(manager_client
     assert "This client already has a project with this codename." in again.content.decode()
     # Nor may the web address of a project be changed to probe other clients' addresses.
     assert 'name="code"' not in manager_client.get(admin_url(acme)).content.decode()
+
+
+def item_form(item, **changes) -> dict:
+    """The item's change form as the admin posts it, with `changes` to its fields."""
+    data = {
+        "project": item.project_id,
+        "external_id": item.external_id,
+        "prompt": json.dumps(item.prompt),
+        "domain": item.domain,
+        "metadata": json.dumps(item.metadata),
+        "priority": str(item.priority),
+        "gold_answer": "null",
+    }
+    responses = list(item.responses.all())
+    data |= {"responses-TOTAL_FORMS": str(len(responses)), "responses-INITIAL_FORMS": str(len(responses))}
+    for n, response in enumerate(responses):
+        data |= {
+            f"responses-{n}-id": response.pk,
+            f"responses-{n}-item": item.pk,
+            f"responses-{n}-position": response.position,
+            f"responses-{n}-content": response.content,
+            f"responses-{n}-model": response.model,
+        }
+    return data | changes
+
+
+def test_a_labelled_items_content_cannot_change_in_the_admin_or_the_api(
+    manager_client, manager, acme, acme_items, annotator
+):
+    item = acme_items[0]
+    labelled(item, annotator)
+    before = (item.prompt, item.domain, list(item.responses.values_list("content", "model")))
+    changed = item_form(
+        item,
+        prompt='"A different question?"',
+        domain="law",
+        priority="7",
+        **{"responses-0-content": "Another answer", "responses-0-model": "model-z"},
+    )
+    response = manager_client.post(admin_url(item), changed)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    item.refresh_from_db()
+    assert (item.prompt, item.domain, list(item.responses.values_list("content", "model"))) == before
+    assert item.priority == 7  # not content: how soon it is served may still change
+    page = manager_client.get(admin_url(item)).content.decode()
+    assert 'name="prompt"' not in page and 'name="responses-0-content"' not in page
+    # The API's import refuses the same change, by the same rule.
+    refused = api_for(manager).post(
+        reverse("projects:api-items", kwargs={"slug": acme.slug}) + "?update=true",
+        [
+            {
+                "id": item.external_id,
+                "prompt": "A different question?",
+                "responses": [{"content": "x"}, {"content": "y"}],
+            }
+        ],
+        format="json",
+    )
+    assert refused.status_code == 400 and "already has annotations" in str(refused.json())
+    # An item nobody has labelled yet may still be corrected.
+    other = acme_items[1]
+    assert manager_client.post(admin_url(other), item_form(other, domain="law")).status_code == 302
+    assert Item.objects.get(pk=other.pk).domain == "law"
