@@ -1,12 +1,14 @@
 from typing import Any
 
 from django.contrib import admin
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from annotations.models import Annotation, Assignment, Skip
 from annotations.progress import project_progress
+from annotations.services import annotations_delete
 from projects.admin_site import ProjectScopedAdmin
 from projects.models import Project
 from projects.permissions import Perm, has_project_perm
@@ -47,6 +49,13 @@ class AnnotationAdmin(ReadOnlyProjectAdmin):
     list_filter = ["project", "expert", "preference", "strength", "item__is_gold", "item__domain"]
     search_fields = ["item__external_id", "expert__username"]
     list_select_related = ["item", "expert"]
+
+    # Staff alone may delete (edit_perm is None); the service keeps the items' label counts.
+    def delete_model(self, request: HttpRequest, obj: Annotation) -> None:
+        annotations_delete(annotations=Annotation.objects.filter(pk=obj.pk))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Annotation]) -> None:
+        annotations_delete(annotations=queryset)
 
 
 @admin.register(Assignment)

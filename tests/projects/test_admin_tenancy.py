@@ -9,6 +9,7 @@ from django.contrib.admin import site
 from django.contrib.contenttypes.models import ContentType
 from django.urls import reverse
 
+from annotations.models import Annotation
 from annotations.services import Judgment, annotation_submit, assignment_next
 from projects.admin_site import ProjectScopedAdmin
 from projects.models import Item, Membership, Project
@@ -269,3 +270,38 @@ def test_a_labelled_items_content_cannot_change_in_the_admin_or_the_api(
     other = acme_items[1]
     assert manager_client.post(admin_url(other), item_form(other, domain="law")).status_code == 302
     assert Item.objects.get(pk=other.pk).domain == "law"
+
+
+@pytest.fixture
+def staff_client(client, staff):
+    client.force_login(staff)
+    return client
+
+
+def test_staff_deleting_an_annotation_gives_its_item_back_its_slot(staff_client, acme, acme_items, annotator):
+    annotation = labelled(acme_items[0], annotator)
+    response = staff_client.post(admin_url(annotation, "delete"), {"post": "yes"})
+    assert response.status_code == 302
+    assert not Annotation.objects.filter(pk=annotation.pk).exists()
+    assert Item.objects.get(pk=acme_items[0].pk).n_labels == 0
+    # Served again, as if the judgment had never been given.
+    assert assignment_next(project=acme, expert=annotator).item == acme_items[0]
+
+
+def test_staff_deleting_annotations_in_bulk_keeps_every_items_label_count(
+    staff_client, acme, acme_items, annotator, annotator2
+):
+    acme.labels_per_item = 2
+    acme.save()
+    first, second = labelled(acme_items[0], annotator), labelled(acme_items[0], annotator2)
+    kept = labelled(acme_items[1], annotator)
+    response = staff_client.post(
+        reverse("admin:annotations_annotation_changelist"),
+        {"action": "delete_selected", "_selected_action": [first.pk, second.pk], "post": "yes"},
+    )
+    assert response.status_code == 302
+    counts = dict(
+        Item.objects.filter(pk__in=[acme_items[0].pk, acme_items[1].pk]).values_list("pk", "n_labels")
+    )
+    assert counts == {acme_items[0].pk: 0, acme_items[1].pk: 1}
+    assert list(Annotation.objects.values_list("pk", flat=True)) == [kept.pk]
