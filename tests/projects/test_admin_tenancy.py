@@ -86,13 +86,20 @@ def scoped_changelists() -> list[str]:
     )
 
 
-@pytest.mark.parametrize("changelist", scoped_changelists())
 def test_no_list_filter_names_anything_of_another_client(
-    manager_client, acme_labelled, globex_labelled, globex, changelist
+    manager_client, acme_labelled, globex_labelled, globex
 ):
-    page = manager_client.get(reverse(changelist)).content.decode()
-    for secret in ("globex-only-domain", globex.slug, globex.codename, globex.name, "globex-expert"):
-        assert secret not in page, (changelist, secret)
+    secrets = ("globex-only-domain", globex.slug, globex.codename, globex.name, "globex-expert")
+    changelists = scoped_changelists()
+    assert "admin:annotations_annotation_changelist" in changelists
+    leaks = [
+        (changelist, secret)
+        for changelist in changelists
+        for page in [manager_client.get(reverse(changelist)).content.decode()]
+        for secret in secrets
+        if secret in page
+    ]
+    assert leaks == []
 
 
 def test_the_domain_filter_offers_a_manager_their_own_domains_and_staff_everyones(
