@@ -1,25 +1,46 @@
 from typing import Any
 
 from django.contrib import admin
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from annotations.models import Annotation, Assignment, Skip
 from annotations.progress import project_progress
+from annotations.services import annotations_delete
 from projects.admin_site import ProjectScopedAdmin
 from projects.models import Project
-from projects.permissions import Perm
+from projects.permissions import Perm, has_project_perm
 
 
 class ReadOnlyProjectAdmin(ProjectScopedAdmin):
-    """Judgments are made on the labelling page, never edited here; reviewers may look."""
+    """Judgments are made on the labelling page, never edited here; reviewers may look.
+
+    The project's slug often names the client, and a project or a guideline shows by it: to
+    whoever may not see the client (a reviewer) they show as experts see them, by codename.
+    """
 
     view_perm = Perm.REVIEW
     edit_perm = None
+    shown_without_client = {"project": "project_codename", "guideline": "guideline_version"}
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return self.get_readonly_fields(request, obj)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return [field.name for field in self.model._meta.fields]
+        names = [field.name for field in self.model._meta.fields]
+        if obj is not None and not has_project_perm(request.user, obj.project, Perm.EXPORT):
+            names = [self.shown_without_client.get(name, name) for name in names]
+        return names
+
+    @admin.display(description="project")
+    def project_codename(self, obj: Any) -> str:
+        return obj.project.codename
+
+    @admin.display(description="guideline")
+    def guideline_version(self, obj: Any) -> str:
+        return f"version {obj.guideline.version}" if obj.guideline_id else "-"
 
 
 @admin.register(Annotation)
@@ -28,6 +49,13 @@ class AnnotationAdmin(ReadOnlyProjectAdmin):
     list_filter = ["project", "expert", "preference", "strength", "item__is_gold", "item__domain"]
     search_fields = ["item__external_id", "expert__username"]
     list_select_related = ["item", "expert"]
+
+    # Staff alone may delete (edit_perm is None); the service keeps the items' label counts.
+    def delete_model(self, request: HttpRequest, obj: Annotation) -> None:
+        annotations_delete(annotations=Annotation.objects.filter(pk=obj.pk))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Annotation]) -> None:
+        annotations_delete(annotations=queryset)
 
 
 @admin.register(Assignment)

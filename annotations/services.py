@@ -602,6 +602,25 @@ def _locked_with_project(pk: int) -> Assignment:
 
 
 @transaction.atomic
+def annotations_delete(*, annotations: QuerySet[Annotation]) -> int:
+    """Withdraw judgments (staff do, in the admin); returns how many were deleted.
+
+    Their ratings go with them, and so do their assignments: each item is served again as if it
+    had never been judged, and its label count is counted again from what is left.
+    """
+    rows = list(annotations.order_by().values_list("pk", "item_id", "assignment_id"))
+    if not rows:
+        return 0
+    pks, item_ids, assignment_ids = (list(column) for column in zip(*rows, strict=True))
+    # Under the items' locks, so that a label submitted meanwhile is counted, not lost.
+    list(Item.objects.select_for_update(no_key=True).filter(pk__in=item_ids).order_by("pk").values("pk"))
+    Annotation.objects.filter(pk__in=pks).delete()
+    Assignment.objects.filter(pk__in=assignment_ids).delete()
+    Item.objects.filter(pk__in=item_ids).update(n_labels=annotations_per_item())
+    return len(pks)
+
+
+@transaction.atomic
 def assignment_skip(*, assignment: Assignment, expert: User, reason: str, note: str = "") -> Skip:
     """The expert declines the item: it is never served to them again and its slot is freed."""
     note = note.strip()

@@ -17,9 +17,12 @@ from projects.models import Client, Guideline, Item, Membership, Project, Respon
 from projects.permissions import is_staff
 from projects.rubrics import CriterionSpec, current_version, rubric_save
 from projects.services import (
+    ITEM_CONTENT_FIELDS,
+    PERSON_REFUSED,
     GrantRefused,
     clients_managed_by,
     guideline_publish,
+    labelled_items,
     membership_grant,
     membership_revoke,
     project_create,
@@ -88,8 +91,21 @@ class ProjectAdmin(ProjectScopedAdmin):
         ("Money", {"fields": ["price_per_label"]}),
     ]
 
+    # The slug and the code are keys across all clients: a manager who could type them would
+    # learn from "already exists" which another client uses. Theirs are made for them.
+    client_wide_keys = ("slug", "code")
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> list:
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is not None or is_staff(request.user):
+            return fieldsets
+        return [
+            (name, {**options, "fields": [f for f in options["fields"] if f not in self.client_wide_keys]})
+            for name, options in fieldsets
+        ]
+
     def get_prepopulated_fields(self, request: HttpRequest, obj: Any = None) -> dict:
-        return {"slug": ["name"], "code": ["codename"]} if obj is None else {}
+        return {"slug": ["name"], "code": ["codename"]} if obj is None and is_staff(request.user) else {}
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # A manager may open further projects for the clients they already work for.
@@ -100,7 +116,7 @@ class ProjectAdmin(ProjectScopedAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         # Moving a project to another client would hand its data to that client.
-        return ["client", "slug"] if obj is not None and not is_staff(request.user) else []
+        return ["client", *self.client_wide_keys] if obj is not None and not is_staff(request.user) else []
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         if db_field.name == "client":
@@ -150,9 +166,24 @@ class ProjectAdmin(ProjectScopedAdmin):
         self._set_status(request, queryset, Project.Status.ARCHIVED)
 
 
+def is_labelled(item: Item | None) -> bool:
+    return item is not None and labelled_items(Item.objects.filter(pk=item.pk)).exists()
+
+
 class ResponseInline(ProjectScopedInline, admin.TabularInline):
+    """An item's responses: read-only once the item is labelled (they are its content)."""
+
     model = Response
     extra = 0
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return not is_labelled(obj) and super().has_add_permission(request, obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return not is_labelled(obj) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return not is_labelled(obj) and super().has_delete_permission(request, obj)
 
 
 class LabellingStatusFilter(admin.SimpleListFilter):
@@ -202,6 +233,13 @@ class ItemAdmin(ProjectScopedAdmin):
     search_fields = ["external_id"]
     readonly_fields = ["content_hash", "is_chat", "n_labels"]
     inlines = [ResponseInline]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        # A labelled item keeps its content, as the import keeps it; its priority may change.
+        fields = list(super().get_readonly_fields(request, obj))
+        if is_labelled(obj):
+            fields += [name for name in ITEM_CONTENT_FIELDS if name not in fields]
+        return fields
 
     def get_urls(self) -> list:
         from django.urls import path
@@ -294,10 +332,13 @@ class MembershipForm(forms.ModelForm):
         model = Membership
         fields = ["project", "role"]
 
+    # To a manager an unknown username looks like any other person who cannot be added.
+    unknown_username = PERSON_REFUSED
+
     def clean_username(self) -> User:
         user = User.objects.filter(username=self.cleaned_data["username"], is_active=True).first()
         if user is None:
-            raise ValidationError("No active user has this username.")
+            raise ValidationError(self.unknown_username, code="person")
         return user
 
 
@@ -339,7 +380,11 @@ class MembershipAdmin(ProjectScopedAdmin):
         admin_view = self
 
         class CheckedForm(form_class):
-            # Run the service's rules at validation time so a refusal shows on the form.
+            if is_staff(request.user):
+                unknown_username = "No active user has this username."
+
+            # Run the service's rules at validation time so a refusal shows on the form; one
+            # because of who the person is shows where an unknown username does.
             def clean(self) -> dict:
                 data = super().clean()
                 user, project, role = data.get("username"), data.get("project"), data.get("role")
@@ -347,7 +392,9 @@ class MembershipAdmin(ProjectScopedAdmin):
                     try:
                         admin_view._check(request, project, user, role, data.get("override_reason", ""))
                     except GrantRefused as refused:
-                        raise ValidationError(refused.messages) from refused
+                        if getattr(refused, "code", None) != "person":
+                            raise ValidationError(refused.messages) from refused
+                        self.add_error("username", refused)
                 return data
 
         return CheckedForm

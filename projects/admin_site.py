@@ -11,10 +11,16 @@ from typing import Any
 
 from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.admin.utils import get_fields_from_path, unquote
 from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.contenttypes import views as contenttype_views
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
-from django.db.models import JSONField, Model, QuerySet
-from django.http import Http404, HttpRequest
+from django.db import connection
+from django.db.models import BooleanField, DateField, Field, JSONField, Model, QuerySet
+from django.forms import BaseModelFormSet
+from django.http import Http404, HttpRequest, HttpResponse
+from django.urls import path
 
 from labelhub import forms
 from labelhub.admin_audit import AuditedAdminMixin
@@ -24,6 +30,7 @@ from projects.permissions import Perm, is_staff, projects_for
 
 # A JSON field that refuses deeply nested JSON as invalid input (Django's raises RecursionError).
 JSON_FORM_FIELD = {JSONField: {"form_class": forms.JSONField}}
+NO_SUCH_OBJECT = "No such object."
 
 
 def admitted_to_admin(user: User) -> bool:
@@ -54,6 +61,123 @@ class LabelHubAdminSite(admin.AdminSite):
 
     def has_permission(self, request: HttpRequest) -> bool:
         return admitted_to_admin(request.user)
+
+    def get_urls(self) -> list:
+        # Django's "view on site" shortcut finds an object of any model by its id, and answered
+        # differently for one that exists (anyone's) and one that does not: ours looks first.
+        return [
+            path(
+                "r/<path:content_type_id>/<path:object_id>/",
+                self.admin_view(self.view_on_site),
+                name=url.name,
+            )
+            if getattr(url, "name", None) == "view_on_site"
+            else url
+            for url in super().get_urls()
+        ]
+
+    def view_on_site(self, request: HttpRequest, content_type_id: str, object_id: str) -> HttpResponse:
+        """Django's shortcut, for an object the viewer may see in this admin; any other id, of
+        another client's object or of none, gets one and the same 404."""
+        content_type = (
+            ContentType.objects.filter(pk=content_type_id).first()
+            if could_be_pk(ContentType._meta.pk, content_type_id)
+            else None
+        )
+        model_admin = self._registry.get(content_type.model_class()) if content_type else None
+        obj = None
+        if model_admin is not None and model_admin.has_view_or_change_permission(request):
+            try:
+                obj = model_admin.get_object(request, unquote(object_id))
+            except Http404:
+                obj = None
+        if obj is None or not model_admin.has_view_or_change_permission(request, obj):
+            raise Http404(NO_SUCH_OBJECT)
+        try:
+            return contenttype_views.shortcut(request, content_type_id, object_id)
+        except Http404:
+            raise Http404(NO_SUCH_OBJECT) from None
+
+
+def could_be_pk(pk: Field, value: str) -> bool:
+    """Whether `value` is a well-formed id for `pk`, of a size the database can compare."""
+    try:
+        value = pk.to_python(value)
+    except ValidationError:
+        return False
+    if isinstance(value, int):
+        low, high = connection.ops.integer_field_range(pk.get_internal_type())
+        return (low is None or value >= low) and (high is None or value <= high)
+    return value is not None
+
+
+class ListEditFormSet(BaseModelFormSet):
+    """The changelist's list-edit formset: every row must name one of the objects the list shows.
+
+    Django builds a new object for a row whose id is not among them (another client's, one that
+    does not exist, none at all); such a row is refused, and with it the whole save.
+    """
+
+    def clean(self) -> None:
+        super().clean()
+        strays = [str(n) for n, form in enumerate(self.forms, start=1) if form.instance._state.adding]
+        if strays:
+            raise ValidationError(
+                f"Row {', '.join(strays)} names no {self.model._meta.verbose_name} of this list, so "
+                "nothing was saved. Reload the page and make your changes again.",
+                code="not_on_list",
+            )
+
+
+class ScopedValuesListFilter(admin.AllValuesFieldListFilter):
+    """Django's filter by a field's values, taking them from the rows the admin shows even when
+    the field is across a relation (Django's own then lists the values of the whole table)."""
+
+    def __init__(
+        self, field: Field, request: HttpRequest, params: Any, model: Any, model_admin: Any, field_path: str
+    ):
+        super().__init__(field, request, params, model, model_admin, field_path)
+        self.lookup_choices = (
+            model_admin.get_queryset(request)
+            .distinct()
+            .order_by(field_path)
+            .values_list(field_path, flat=True)
+        )
+
+
+class ProjectListFilter(admin.RelatedOnlyFieldListFilter):
+    """The projects of the rows shown, each by the name this viewer may know: its internal slug
+    (which often names the client) only where they may export it, else the codename experts see."""
+
+    def field_choices(self, field: Field, request: HttpRequest, model_admin: Any) -> list[tuple[int, str]]:
+        shown = model_admin.get_queryset(request).values_list(f"{self.field_path}__pk", flat=True)
+        overseen = set(
+            projects_for(request.user, Perm.EXPORT).filter(pk__in=shown).values_list("pk", flat=True)
+        )
+        projects = Project.objects.filter(pk__in=shown)
+        return sorted(
+            (
+                (project.pk, str(project) if project.pk in overseen else project.codename)
+                for project in projects
+            ),
+            key=lambda choice: choice[1],
+        )
+
+
+def scoped_list_filter(model: type[Model], entry: Any) -> Any:
+    """`entry` of a project-scoped admin's list_filter, with a filter that lists only the values
+    of the rows the viewer is shown wherever Django's would list a whole table's."""
+    if not isinstance(entry, str):
+        return entry  # a filter class, or a (field, filter class) pair, chosen on purpose
+    field = get_fields_from_path(model, entry)[-1]
+    if field.is_relation:
+        return (
+            entry,
+            ProjectListFilter if field.related_model is Project else admin.RelatedOnlyFieldListFilter,
+        )
+    if "__" in entry and not (field.choices or isinstance(field, (BooleanField, DateField))):
+        return (entry, ScopedValuesListFilter)
+    return entry  # the field's own values in the rows shown, or a fixed set of choices
 
 
 class ProjectScopedAdmin(AuditedAdminMixin, admin.ModelAdmin):
@@ -87,6 +211,8 @@ class ProjectScopedAdmin(AuditedAdminMixin, admin.ModelAdmin):
         return queryset.filter(**{self._lookup(): self._projects(request, self.view_perm)})
 
     def project_of(self, obj: Model) -> Project | None:
+        if obj._state.adding:
+            return None  # not stored, so in no project yet (e.g. a crafted list-edit row)
         for part in filter(None, self.project_path.split("__")):
             obj = getattr(obj, part)
         return obj
@@ -119,15 +245,21 @@ class ProjectScopedAdmin(AuditedAdminMixin, admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return self._allowed(request, self.edit_perm, obj)
 
+    def _get_edited_object_pks(self, request: HttpRequest, prefix: str) -> list[str]:
+        # Django's: the ids a list edit posts, which pick the rows to edit. An id that cannot be
+        # one is left out (Django would load the whole list instead, and SQLite raises on a
+        # number past 64 bits); ListEditFormSet then refuses its row.
+        posted = super()._get_edited_object_pks(request, prefix)
+        return [value for value in posted if could_be_pk(self.opts.pk, value)]
+
+    def get_changelist_formset(self, request: HttpRequest, **kwargs: Any) -> Any:
+        return super().get_changelist_formset(request, **{"formset": ListEditFormSet, **kwargs})
+
     def get_list_filter(self, request: HttpRequest) -> list:
-        # Django's filter on a relation lists every related row in the database, so a "project"
-        # filter would name other clients' projects. Offer only values found in the scoped rows.
-        filters = []
-        for entry in super().get_list_filter(request):
-            if isinstance(entry, str) and "__" not in entry and self.opts.get_field(entry).is_relation:
-                entry = (entry, admin.RelatedOnlyFieldListFilter)
-            filters.append(entry)
-        return filters
+        # Django's filters on a relation list every related row or value in the database, so a
+        # "project" or "item__domain" filter would name other clients' projects and domains.
+        # Offer only the values found in the rows this viewer is shown.
+        return [scoped_list_filter(self.model, entry) for entry in super().get_list_filter(request)]
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         if db_field.related_model is Project and not is_staff(request.user):
@@ -140,7 +272,7 @@ class ProjectScopedAdmin(AuditedAdminMixin, admin.ModelAdmin):
         # (Django would answer 403 or redirect with "doesn't exist").
         obj = super().get_object(request, object_id, from_field)
         if obj is None:
-            raise Http404("No such object.")
+            raise Http404(NO_SUCH_OBJECT)
         return obj
 
     def audit_target(self, obj: Model) -> tuple[Project | None, str]:

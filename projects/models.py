@@ -37,9 +37,13 @@ class Project(models.Model):
         THREE = "three", "Slightly / clearly / much better"
 
     client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="projects")
+    # The slug and the code are keys across all clients (the API, the commands and the web
+    # addresses name a project by them alone), so managers do not choose them: "already taken"
+    # would tell them another client's. `project_create` makes them. A codename is unique only
+    # within its client, and so says nothing of other clients either.
     slug = models.SlugField(max_length=80, unique=True)
     name = models.CharField(max_length=200, help_text="Internal name, seen by staff and the client.")
-    codename = models.CharField(max_length=80, unique=True, help_text="The only name experts ever see.")
+    codename = models.CharField(max_length=80, help_text="The only name experts ever see.")
     # The project's key in every web address: derived from the codename, so that neither the
     # client nor the internal slug shows up in an expert's address bar or page source.
     code = models.SlugField(max_length=80, unique=True, help_text="Web address key, from the codename.")
@@ -106,6 +110,11 @@ class Project(models.Model):
             ),
             models.CheckConstraint(
                 condition=models.Q(gold_percent__lte=50), name="project_gold_percent_at_most_half"
+            ),
+            models.UniqueConstraint(
+                fields=["client", "codename"],
+                name="project_codename_unique_per_client",
+                violation_error_message="This client already has a project with this codename.",
             ),
         ]
 

@@ -1,5 +1,6 @@
 """Writes to projects, memberships, guidelines and items. One function per action."""
 
+import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -11,6 +12,7 @@ from django.db import connection, transaction
 from django.db.models import Max, Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.text import slugify
 from guardian.shortcuts import assign_perm, remove_perm
 from psycopg.types.json import set_json_dumps
 
@@ -35,6 +37,17 @@ class GrantRefused(ValidationError):
     """A role grant or revocation that the rules forbid; the message says which rule."""
 
 
+# What a manager is told when the person they name may not join: never that the account is staff
+# or works for a competitor (nor, in the admin, that there is no such account). Code "person".
+PERSON_REFUSED = "This person cannot be added."
+
+
+def _person_refused(granted_by: User, reason: str) -> GrantRefused:
+    """The refusal of a grant because of who the person is: why, only to staff (who see everyone
+    and may override a conflict); anyone else learns no more than PERSON_REFUSED."""
+    return GrantRefused(reason if is_staff(granted_by) else PERSON_REFUSED, code="person")
+
+
 def conflicting_memberships(*, user: User, project: Project) -> list[Membership]:
     """`user`'s memberships, current or ended within the window, in competitors' projects."""
     window_start = timezone.now() - timedelta(days=settings.CONFLICT_WINDOW_DAYS)
@@ -54,7 +67,7 @@ def _check_grant(*, project: Project, user: User, role: str, granted_by: User) -
     if ROLE_RANK[role] > own:
         raise GrantRefused({"role": "You cannot grant a role above your own."})
     if user != granted_by and role_rank(user, project) > own:
-        raise GrantRefused("You cannot change the role of someone ranked above you.")
+        raise _person_refused(granted_by, "You cannot change the role of someone ranked above you.")
 
 
 @transaction.atomic
@@ -76,11 +89,11 @@ def membership_grant(
     conflicts = conflicting_memberships(user=user, project=project)
     override_reason = override_reason.strip()
     if conflicts and not (is_staff(granted_by) and override_reason):
-        # Names no competitor: the manager learns there is a conflict, not where it lies.
-        raise GrantRefused(
+        raise _person_refused(
+            granted_by,
             f"{user.get_username()} cannot join this project: they are, or in the last "
             f"{settings.CONFLICT_WINDOW_DAYS} days were, a member of a competing client's project. "
-            "Staff may override this with a recorded reason."
+            "Staff may override this with a recorded reason.",
         )
     return _grant(
         project=project,
@@ -147,11 +160,26 @@ def clients_managed_by(user: User) -> QuerySet[Client]:
     return Client.objects.filter(projects__in=projects_for(user, Perm.MANAGE)).distinct()
 
 
+def project_key(name: str, base: str) -> str:
+    """A new value for the project key `name` ("slug" or "code"): `base` as a slug with a random
+    suffix, not yet used. The suffix is always there, so the key says nothing of other projects."""
+    stem = slugify(base)[:60].strip("-") or "project"
+    while True:
+        key = f"{stem}-{secrets.token_hex(3)}"
+        if not Project.objects.filter(**{name: key}).exists():
+            return key
+
+
 @transaction.atomic
 def project_create(*, project: Project, created_by: User, request: HttpRequest | None = None) -> Project:
-    """Open `project` (unsaved) for its client; a manager who opens it becomes its manager."""
+    """Open `project` (unsaved) for its client; a manager who opens it becomes its manager.
+
+    A blank slug or code is made from the name or the codename (see `project_key`).
+    """
     if not clients_managed_by(created_by).filter(pk=project.client_id).exists():
         raise GrantRefused({"client": "You can open projects only for clients whose projects you manage."})
+    project.slug = project.slug or project_key("slug", project.name)
+    project.code = project.code or project_key("code", project.codename)
     project.full_clean()
     project.save()
     if not is_staff(created_by):
@@ -265,13 +293,22 @@ def items_plan(
     return report
 
 
+# An item's content: what its judgments were made on, and what its content hash covers (with
+# its responses, their texts and models). See `labelled_items`.
+ITEM_CONTENT_FIELDS = ("prompt", "is_chat", "domain", "metadata", "is_gold", "gold_answer")
+
+
+def labelled_items(items: QuerySet[Item]) -> QuerySet[Item]:
+    """Those of `items` that already carry judgments. Their content never changes again (the
+    import refuses it, the admin shows it read-only): it would silently change what the
+    judgments mean."""
+    return items.filter(annotations__isnull=False).distinct()
+
+
 def _labelled(project: Project, external_ids: list[str]) -> set[str]:
     """Which of these items already carry judgments (their content must not change)."""
-    return set(
-        Item.objects.filter(
-            project=project, external_id__in=external_ids, annotations__isnull=False
-        ).values_list("external_id", flat=True)
-    )
+    items = Item.objects.filter(project=project, external_id__in=external_ids)
+    return set(labelled_items(items).values_list("external_id", flat=True))
 
 
 def _labelled_error(record: ItemRecord) -> LineError:

@@ -481,10 +481,21 @@ def walk_as_staff(
     for item in Item.objects.filter(project=project).order_by("pk"):
         where = f"admin item {item.external_id}"
         visit(page, watch, f"{base}/admin/projects/item/{item.pk}/change/", where)
-        if json.loads(page.locator("#id_prompt").input_value()) != item.prompt:
+        # A labelled item is frozen: its content is shown as text rather than in fields.
+        frozen = item.annotations.exists()
+        prompt = (
+            page.locator(".field-prompt .readonly").text_content()
+            if frozen
+            else page.locator("#id_prompt").input_value()
+        )
+        if json.loads(prompt) != item.prompt:
             watch.vanished.append(f"{where}: prompt field does not hold the imported prompt")
         for position, response in enumerate(layout[item.external_id].responses):
-            shown = page.locator(f"#id_responses-{position}-content").input_value()
+            shown = (
+                page.locator(f"#responses-{position} td.field-content p").inner_text()
+                if frozen
+                else page.locator(f"#id_responses-{position}-content").input_value()
+            )
             for payload in response:
                 watch.shown_exactly(f"{where} response {position}", payload, shown)
     visit(page, watch, f"{base}/admin/projects/guideline/{guideline.pk}/change/", "admin guideline")

@@ -93,7 +93,7 @@ def test_adding_a_chosen_expert_still_refuses_a_conflict(
         {"project": acme.pk, "username": "globex-expert", "role": "expert"},
     )
     page = response.content.decode()
-    assert response.status_code == 200 and "competing client" in page
+    assert response.status_code == 200 and "This person cannot be added." in page
     assert globex.name not in page
     assert not Membership.objects.filter(project=acme, user=other_client_annotator).exists()
 

@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('projects', '0005_serving_order_gold'),
+        ('projects', '0006_codename_unique_per_client'),
     ]
 
     operations = [
