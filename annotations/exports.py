@@ -6,6 +6,7 @@ same bytes.
 """
 
 import hashlib
+import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -50,6 +51,12 @@ def _pair_rows(project: Project, preferences: list[str]) -> QuerySet[Annotation]
 # The margin TRL's reward trainer adds to the score gap: how much better the chosen response is.
 STRENGTH_MARGINS = {1: 1.0, 2: 2.0, 3: 3.0}
 SPLIT_NAMES = ("test", "validation")
+# A share strictly between 0 and 1 such as 0.1, with at most 11 decimals, so that none rounds to 0 or 1.
+_SHARE = r"0?\.[0-9]{0,5}[1-9][0-9]{0,5}"
+_TEST, _VALIDATION = (rf"{name} *= *{_SHARE}" for name in SPLIT_NAMES)
+# test and/or validation, each at most once: "test=0.1,validation=0.05". The schema of the API's
+# `split` parameter is this pattern.
+SPLITS_PATTERN = rf"^ *(?:{_TEST}(?: *, *{_VALIDATION})?|{_VALIDATION}(?: *, *{_TEST})?) *$"
 
 
 @dataclass(frozen=True)
@@ -81,16 +88,16 @@ class PairOptions:
 
 def parse_splits(text: str) -> tuple[tuple[str, float], ...]:
     """'test=0.1,validation=0.05' as ((name, share), ...); ValueError says what is wrong."""
-    splits = []
-    for part in filter(None, (p.strip() for p in text.split(","))):
-        name, sep, share = part.partition("=")
-        try:
-            splits.append((name.strip(), float(share)))
-        except ValueError:
-            raise ValueError(f"bad split {part!r}: write name=share, e.g. test=0.1") from None
-        if not sep:
-            raise ValueError(f"bad split {part!r}: write name=share, e.g. test=0.1")
-    return tuple(splits)
+    if not text.strip():
+        return ()
+    if not re.fullmatch(SPLITS_PATTERN, text):
+        raise ValueError(
+            f"bad split {text.strip()!r}: write name=share for test and/or validation, each share "
+            "between 0 and 1, e.g. test=0.1,validation=0.05"
+        )
+    return tuple(
+        (name.strip(), float(share)) for name, share in (part.split("=") for part in text.split(","))
+    )
 
 
 def prompt_id(prompt: Any) -> str:

@@ -96,7 +96,8 @@ def test_changed_content_needs_update_and_then_replaces_the_item(manager, acme):
     client.post(items_url(acme), [item("q1")], format="json")
     changed = [item("q1", prompt="Reworded")]
     refused = client.post(items_url(acme), changed, format="json")
-    assert refused.status_code == 400 and refused.json()["errors"][0].startswith("line 1: item 'q1'")
+    # Well formed, but in conflict with the stored item.
+    assert refused.status_code == 409 and refused.json()["errors"][0].startswith("line 1: item 'q1'")
     accepted = client.post(items_url(acme) + "?update=true", changed, format="json")
     assert accepted.status_code == 201 and accepted.json()["updated"] == 1
     assert Item.objects.get(project=acme, external_id="q1").prompt == "Reworded"
