@@ -153,3 +153,20 @@ def test_the_schema_ui_loads_its_script_from_our_own_files(db):
     assert response.status_code == 200
     html = response.content.decode()
     assert "<script>" not in html and "cdn" not in html.lower()
+
+
+@pytest.mark.parametrize("update", ["1", "yes", "", "maybe"])
+def test_update_is_true_or_false(manager, acme, update):
+    response = api_for(manager).post(items_url(acme) + f"?update={update}", [item("q1")], format="json")
+    assert response.status_code == 400 and "update must be true or false" in response.json()["errors"][0]
+    assert not Item.objects.filter(project=acme).exists()
+
+
+def test_the_schema_documents_the_errors_each_operation_can_answer(db):
+    paths = APIClient().get(reverse("api-schema") + "?format=json").json()["paths"]
+    items = paths["/api/v1/projects/{slug}/items"]["post"]
+    assert {"201", "400", "401", "403", "404", "409", "413", "415", "429", "503"} <= set(items["responses"])
+    assert items["requestBody"]["required"] is True
+    assert set(paths["/api/v1/projects/"]["get"]["responses"]) == {"200", "401", "429", "503"}
+    headers = items["responses"]["429"]["headers"]
+    assert headers["Retry-After"]["required"] is True
