@@ -6,6 +6,7 @@ field they do not declare is refused with 400 and named, so nobody can slip `pro
 `annotator`, `role` or `preference` into a write (mass assignment).
 """
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -13,8 +14,9 @@ from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import StreamingHttpResponse
+from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.negotiation import DefaultContentNegotiation
@@ -25,12 +27,12 @@ from rest_framework.views import APIView
 
 from annotations import services
 from annotations.downloads import export_download
-from annotations.exports import AGGREGATES, FORMATS, REGISTRY, STYLES
-from annotations.forms import ExportForm
+from annotations.forms import ApiExportForm
 from annotations.models import RATIONALE_MAX_CHARS, Annotation, Assignment, too_long
 from annotations.progress import project_progress
 from annotations.queries import own_assignment, response_texts
 from labelhub.authentication import TokenAuthentication
+from labelhub.openapi import error_response, query_parameters, wrong_json_types
 from labelhub.resilience import safe_to_retry
 from projects.api import ProjectSerializer
 from projects.permissions import Perm, has_project_perm, project_for
@@ -43,7 +45,36 @@ class StrictSerializer(serializers.Serializer):
         unknown = sorted(set(data) - set(self.fields))
         if unknown:
             raise ValidationError({name: ["This field is not accepted here."] for name in unknown})
+        wrong = wrong_json_types(self.fields, data)
+        if wrong:
+            raise ValidationError(wrong)
         return super().to_internal_value(data)
+
+
+class StrictSerializerSchema(OpenApiSerializerExtension):
+    """The schema says what `StrictSerializer` enforces: no field beyond those declared."""
+
+    target_class = StrictSerializer
+    match_subclasses = True
+
+    def map_serializer(self, auto_schema: Any, direction: str) -> dict[str, Any]:
+        schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
+        return {**schema, "additionalProperties": False}
+
+
+class UUIDStringField(serializers.UUIDField):
+    """A UUID in its canonical text form, as the schema's `format: uuid` says (DRF's own field
+    also reads integers, braces and undashed hex)."""
+
+    CANONICAL = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+
+    def to_internal_value(self, data: Any) -> Any:
+        if not isinstance(data, str) or not self.CANONICAL.match(data):
+            self.fail("invalid", value=data)
+        return super().to_internal_value(data)
+
+
+LEASE_LOST = error_response("The lease on this item has ended (it may have gone to someone else).")
 
 
 @safe_to_retry
@@ -102,11 +133,23 @@ class SubmitView(APIView):
             error_messages={"max_length": too_long("The rationale", RATIONALE_MAX_CHARS)},
         )
         active_seconds = serializers.IntegerField(required=False, min_value=0, max_value=86_400, default=0)
-        idempotency_key = serializers.UUIDField()
+        idempotency_key = UUIDStringField()
+
+    class OutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "Submission"
+
+        created = serializers.BooleanField(help_text="False when this was a retry of a stored submission.")
 
     @extend_schema(
         request=InputSerializer,
-        responses={201: OpenApiTypes.OBJECT, 200: OpenApiTypes.OBJECT, 409: OpenApiTypes.OBJECT},
+        responses={
+            201: OutputSerializer,
+            200: OutputSerializer,
+            409: error_response(
+                "The lease on this item has ended, or the key was used for another submission."
+            ),
+        },
     )
     def post(self, request: Request, code: str, assignment_id: int) -> Response:
         project = project_for(request.user, Perm.LABEL, code=code)
@@ -128,7 +171,7 @@ class SubmitView(APIView):
             )
         except DjangoValidationError as error:
             raise ValidationError(
-                error.message_dict if hasattr(error, "error_dict") else error.messages
+                error.message_dict if hasattr(error, "error_dict") else {"non_field_errors": error.messages}
             ) from error
         except (services.LeaseLost, services.KeyReused) as conflict:
             return Response({"detail": str(conflict)}, status=status.HTTP_409_CONFLICT)
@@ -152,7 +195,7 @@ class HeartbeatView(APIView):
 
         expires_at = serializers.DateTimeField()
 
-    @extend_schema(request=InputSerializer, responses={200: OutputSerializer, 409: OpenApiTypes.OBJECT})
+    @extend_schema(request=InputSerializer, responses={200: OutputSerializer, 409: LEASE_LOST})
     def post(self, request: Request, code: str, assignment_id: int) -> Response:
         project = project_for(request.user, Perm.LABEL, code=code)
         assignment = own_assignment(user=request.user, project=project, assignment_id=assignment_id)
@@ -254,25 +297,15 @@ class ExportView(APIView):
     content_negotiation_class = FormatNamesTheExport
 
     @extend_schema(
-        parameters=[
-            OpenApiParameter("format", str, enum=list(FORMATS), required=True),
-            OpenApiParameter("style", str, enum=list(STYLES)),
-            OpenApiParameter("aggregate", str, enum=list(AGGREGATES)),
-            OpenApiParameter("margin", bool),
-            OpenApiParameter("min_annotations", int),
-            OpenApiParameter("min_agreement", float),
-            OpenApiParameter("split", str, description="e.g. test=0.1,validation=0.05 (the rest is train)"),
-        ],
+        parameters=query_parameters(ApiExportForm),
         responses={(200, "application/jsonl"): OpenApiTypes.STR},
     )
     def get(self, request: Request, slug: str) -> StreamingHttpResponse:
         project = project_for(request.user, Perm.EXPORT, slug=slug)
-        form = ExportForm(request.query_params)
+        form = ApiExportForm(request.query_params)
         if not form.is_valid():
             raise ValidationError(form_errors(form))
         fmt = form.cleaned_data["format"]
-        if fmt not in REGISTRY:  # the page's zip bundle is written to a file first, not streamed
-            raise ValidationError({"format": [f"The API streams one format: {', '.join(REGISTRY)}."]})
         try:
             return export_download(
                 project=project, fmt=fmt, options=form.cleaned_data["options"], request=request, via="api"

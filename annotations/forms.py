@@ -2,8 +2,17 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
 
-from annotations.exports import AGGREGATES, REGISTRY, STYLES, TIE_HANDLING, PairOptions, parse_splits
+from annotations.exports import (
+    AGGREGATES,
+    REGISTRY,
+    SPLITS_PATTERN,
+    STYLES,
+    TIE_HANDLING,
+    PairOptions,
+    parse_splits,
+)
 from annotations.models import RATIONALE_MAX_CHARS, REASON_MAX_CHARS, Annotation, Skip, too_long
 from annotations.rating import ratings_from_post
 from annotations.services import DISPLAY_CHOICES, Judgment
@@ -130,3 +139,43 @@ class ExportForm(forms.Form):
         except ValueError as exc:
             raise ValidationError(str(exc)) from exc
         return data
+
+
+class ApiExportForm(ExportForm):
+    """The export's query parameters in the API, which streams one JSONL format.
+
+    Stricter than the page's form, whose fields a browser always sends: a parameter given with an
+    empty value is refused rather than read as its default, and `margin` is true or false.
+    """
+
+    format = forms.ChoiceField(choices=lambda: [(name, name) for name in REGISTRY])
+    margin = forms.TypedChoiceField(
+        choices=[("true", "true"), ("false", "false")],
+        coerce=lambda value: value == "true",
+        required=False,
+        help_text="Add a margin from the strength.",
+    )
+    ties = None  # the bundle's option; the API streams no bundle
+    # The pattern parse_splits reads, on the field, so that the schema can say it.
+    split = forms.CharField(
+        required=False,
+        help_text="e.g. test=0.1,validation=0.05 (the rest is train: the shares must add up to less than 1)",
+        validators=[
+            RegexValidator(
+                SPLITS_PATTERN,
+                "Write test and/or validation with a share between 0 and 1, e.g. test=0.1,validation=0.05.",
+            )
+        ],
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["format"].error_messages["invalid_choice"] = (
+            f"The API streams one format: {', '.join(REGISTRY)}."
+        )
+
+    def clean(self) -> dict[str, Any]:
+        for name in self.fields:
+            if name in self.data and self.data[name] == "":
+                self.add_error(name, "Give a value, or leave the parameter out.")
+        return super().clean()

@@ -258,13 +258,11 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    # DRF's three, with a JSON parser that refuses deeply nested bodies with a 400.
-    "DEFAULT_PARSER_CLASSES": [
-        "labelhub.parsers.JSONParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
-    ],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # The API reads JSON bodies (the item import reads its own); a form-encoded body cannot say
+    # null or a number, so it is refused with 415 rather than read loosely. The parser refuses a
+    # body nested too deep with a 400.
+    "DEFAULT_PARSER_CLASSES": ["labelhub.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "labelhub.openapi.AutoSchema",
     "DEFAULT_THROTTLE_CLASSES": [
         "rest_framework.throttling.AnonRateThrottle",
         "rest_framework.throttling.UserRateThrottle",
@@ -291,6 +289,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # `<pk:…>` (labelhub.converters): a row's id, digits within the primary keys' (BigAutoField) range.
+    "PATH_CONVERTER_OVERRIDES": {"pk": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1}},
 }
 
 LOGGING = {

@@ -14,7 +14,7 @@ from labelhub.markdown import render_markdown
 from labelhub.models import AuditEvent, Domain, ExpertProfile, User
 from projects.admin_site import ProjectScopedAdmin, ProjectScopedInline
 from projects.models import Client, Guideline, Item, Membership, Project, Response, RubricCriterion
-from projects.permissions import is_staff
+from projects.permissions import Perm, is_staff, projects_for
 from projects.rubrics import CriterionSpec, current_version, rubric_save
 from projects.services import (
     ITEM_CONTENT_FIELDS,
@@ -25,6 +25,7 @@ from projects.services import (
     labelled_items,
     membership_grant,
     membership_revoke,
+    memberships_in_conflict_with,
     project_create,
     project_set_status,
 )
@@ -418,14 +419,25 @@ class MembershipAdmin(ProjectScopedAdmin):
         q = request.GET.get("q", "").strip()
         domain = request.GET.get("domain", "").strip()
         status = request.GET.get("status", ExpertProfile.Status.VETTED)  # "" means any status
+        project = self.managed_project(request, request.GET.get("project", ""))
         profiles = ExpertProfile.objects.filter(user__is_active=True)
+        if not is_staff(request.user):
+            # Only people this manager could add: never staff, nor anyone a competitor of the
+            # project's client (or of any client they manage) has had, nor what they work on.
+            clients = Client.objects.filter(
+                pk__in=[project.client_id]
+                if project
+                else projects_for(request.user, Perm.MANAGE).values("client")
+            )
+            conflicted = memberships_in_conflict_with(clients).values("user")
+            profiles = profiles.filter(user__is_staff=False).exclude(user__in=conflicted)
+        pool = profiles
         if q:
             profiles = profiles.filter(user__username__icontains=q)
         if domain:
             profiles = profiles.filter(domains__slug=domain)
         if status:
             profiles = profiles.filter(vetting_status=status)
-        project = self.managed_project(request, request.GET.get("project", ""))
         keep = {k: v for k, v in {"project": project.pk if project else "", "domain": domain}.items() if v}
         rows = [
             {
@@ -443,7 +455,9 @@ class MembershipAdmin(ProjectScopedAdmin):
             "domain": domain,
             "status": status,
             "project": keep.get("project", ""),
-            "domains": Domain.objects.order_by("name"),
+            "domains": Domain.objects.order_by("name")
+            if is_staff(request.user)
+            else Domain.objects.filter(experts__in=pool).distinct().order_by("name"),
             "statuses": ExpertProfile.Status.choices,
             "rows": rows,
             "limit": self.expert_search_limit,

@@ -9,8 +9,7 @@ import json
 from typing import Any
 
 from django.db.models import QuerySet
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import APIException
 from rest_framework.parsers import BaseParser
@@ -19,8 +18,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from labelhub.fastjson import TooDeep, checked_loads
+from labelhub.openapi import error_response
 from projects.admin_import import MAX_UPLOAD_BYTES
-from projects.importing import LineError, parse_items
+from projects.importing import ITEM_RULES, ITEM_SCHEMA, LineError, parse_items
 from projects.models import Project
 from projects.permissions import Perm, project_for, projects_for
 from projects.services import ImportRejected, items_import
@@ -111,6 +111,7 @@ class ImportReportSerializer(serializers.Serializer):
 ITEM_ERRORS = inline_serializer(
     "ItemErrors", {"errors": serializers.ListField(child=serializers.CharField())}
 )
+ITEMS = {"type": "array", "minItems": 1, "items": ITEM_SCHEMA, "description": ITEM_RULES}
 
 
 class ItemsView(APIView):
@@ -119,22 +120,30 @@ class ItemsView(APIView):
     parser_classes = [JSONListParser, JSONLinesParser, NDJSONParser, PlainTextParser]
 
     @extend_schema(
-        request={"application/json": OpenApiTypes.OBJECT, "application/jsonl": OpenApiTypes.STR},
+        # JSONL is the same list, one item per line.
+        request={
+            media_type: ITEMS
+            for media_type in ("application/json", "application/jsonl", "application/x-ndjson")
+        },
         parameters=[
             OpenApiParameter(
-                "update", bool, description="Replace items whose id exists with different content."
+                "update",
+                {"type": "string", "enum": ["true", "false"]},
+                description="Replace items whose id exists with different content.",
             )
         ],
         responses={
             201: ImportReportSerializer,
-            400: inline_serializer(
-                "ItemErrors", {"errors": serializers.ListField(child=serializers.CharField())}
-            ),
+            400: OpenApiResponse(ITEM_ERRORS, description="Items that are not well formed, by line."),
+            409: OpenApiResponse(ITEM_ERRORS, description="Items that conflict with those stored, by line."),
+            413: error_response(PayloadTooLarge.default_detail),
         },
     )
     def post(self, request: Request, slug: str) -> Response:
         project = project_for(request.user, Perm.MANAGE, slug=slug)
-        update = request.query_params.get("update", "").lower() in {"1", "true", "yes"}
+        update = request.query_params.get("update", "false")
+        if update not in ("true", "false"):
+            return Response({"errors": [f"update must be true or false, not {update!r}"]}, status=400)
         body = request.data if isinstance(request.data, bytes) else b""
         if request.content_type.split(";")[0].strip().lower() == "application/json":
             body = jsonl_from_json_list(body)
@@ -142,14 +151,15 @@ class ItemsView(APIView):
         if not errors:
             parsed = parse_items(body, fmt="jsonl", kind=project.kind)
             errors = parsed.errors
-        if not errors:
-            try:
-                report = items_import(project=project, records=parsed.items, update=update)
-            except ImportRejected as rejected:
-                errors = rejected.errors
         if errors:
-            return Response(
-                {"errors": [f"line {error.line}: {error.message}" for error in errors]},
-                status=status.HTTP_400_BAD_REQUEST,
-            )
+            return line_errors(errors, status.HTTP_400_BAD_REQUEST)
+        try:
+            report = items_import(project=project, records=parsed.items, update=update == "true")
+        except ImportRejected as rejected:
+            # Well-formed items that conflict with stored ones (changed content, labelled items).
+            return line_errors(rejected.errors, status.HTTP_409_CONFLICT)
         return Response(ImportReportSerializer(report).data, status=status.HTTP_201_CREATED)
+
+
+def line_errors(errors: list[LineError], code: int) -> Response:
+    return Response({"errors": [f"line {error.line}: {error.message}" for error in errors]}, status=code)

@@ -41,6 +41,65 @@ MAX_RESPONSES = 16
 MAX_PRIORITY = 1_000_000
 
 
+# PostgreSQL stores no NUL character, in text or in JSON: no string may hold one.
+NO_NUL = r"^[^\x00]*$"
+
+
+def _text_schema(*, blank: bool = False, **schema: Any) -> dict[str, Any]:
+    # Without NUL and, unless `blank`, with something besides whitespace (the checks' strip()).
+    return {"type": "string", "pattern": NO_NUL if blank else r"^[^\x00]*[^\s\x00][^\x00]*$", **schema}
+
+
+# One JSONL line (or element of a JSON list) as a JSON Schema, for the API's OpenAPI schema: what
+# the checks below accept, but for what a schema cannot say (in ITEM_RULES).
+ITEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["id", "prompt", "responses"],
+    "properties": {
+        "id": {"oneOf": [_text_schema(maxLength=MAX_ID_LENGTH), {"type": "integer"}]},
+        "prompt": {
+            "oneOf": [
+                _text_schema(),
+                {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": sorted(MESSAGE_FIELDS),
+                        "properties": {
+                            "role": {"type": "string", "enum": list(CHAT_ROLES)},
+                            "content": _text_schema(),
+                        },
+                    },
+                },
+            ]
+        },
+        "responses": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": MAX_RESPONSES,
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["content"],
+                "properties": {"content": _text_schema(), "model": _text_schema(blank=True, nullable=True)},
+            },
+        },
+        "domain": _text_schema(blank=True, nullable=True, maxLength=MAX_DOMAIN_LENGTH),
+        "metadata": {"type": "object", "nullable": True},
+        "priority": {"type": "integer", "minimum": -MAX_PRIORITY, "maximum": MAX_PRIORITY},
+        "gold": {"type": "string", "nullable": True, "enum": [*GOLD_ANSWERS, "", None]},
+    },
+}
+ITEM_RULES = (
+    "Ids are unique in a file. An item's responses are different texts: exactly two in a comparison "
+    "project, 1 to 16 in a rubric project (whose items have no gold answer). A chat prompt ends with "
+    "a user message. No string in metadata, nor any of its keys, holds a NUL character."
+)
+
+
 @dataclass(frozen=True)
 class ResponseRule:
     """How many responses an item of a kind of project needs."""
@@ -122,7 +181,26 @@ def _text(value: Any, what: str, *, allow_empty: bool = False) -> str:
         raise _Invalid(f"{what} must be a string, got {_type_name(value)}")
     if not allow_empty and not value.strip():
         raise _Invalid(f"{what} must not be empty")
+    if "\x00" in value:
+        raise _Invalid(f"{what} must not hold a NUL character (\\u0000)")
     return value
+
+
+def _holds_nul(value: Any) -> bool:
+    """Whether a NUL character occurs in any string or key of `value` (PostgreSQL stores none)."""
+    stack = [value]
+    while stack:
+        value = stack.pop()
+        kind = type(value)
+        if kind is str:
+            if "\x00" in value:
+                return True
+        elif kind is dict:
+            stack.extend(value)
+            stack.extend(value.values())
+        elif kind is list:
+            stack.extend(value)
+    return False
 
 
 def _type_name(value: Any) -> str:
@@ -164,7 +242,12 @@ def _responses(value: Any, rule: ResponseRule) -> list[tuple[str, str]]:
         # The usual case, checked without building the messages it would need.
         if type(response) is dict and response.keys() <= RESPONSE_FIELDS:
             content, model = response.get("content"), response.get("model", "")
-            if type(content) is str and content.strip() and (type(model) is str or model is None):
+            if (
+                type(content) is str
+                and content.strip()
+                and "\x00" not in content
+                and (model is None or (type(model) is str and "\x00" not in model))
+            ):
                 responses.append((content, model or ""))
                 continue
         where = f"'responses[{index}]'"
@@ -192,17 +275,18 @@ def _responses(value: Any, rule: ResponseRule) -> list[tuple[str, str]]:
 def _identity(raw_id: Any) -> str:
     if isinstance(raw_id, int) and not isinstance(raw_id, bool):
         raw_id = str(raw_id)
-    external_id = _text(raw_id, "'id'").strip()
-    if len(external_id) > MAX_ID_LENGTH:
+    if len(_text(raw_id, "'id'")) > MAX_ID_LENGTH:
         raise _Invalid(f"'id' is longer than {MAX_ID_LENGTH} characters")
-    return external_id
+    return raw_id.strip()
 
 
 def _domain(value: Any) -> str:
     if value is None:
         return ""
-    domain = _text(value, "'domain'", allow_empty=True).strip().lower()
-    if len(domain) > MAX_DOMAIN_LENGTH:
+    sent = _text(value, "'domain'", allow_empty=True)
+    domain = sent.strip().lower()
+    # Measured as sent and as stored (lowercasing can lengthen it: "İ" becomes two characters).
+    if max(len(sent), len(domain)) > MAX_DOMAIN_LENGTH:
         raise _Invalid(f"'domain' is longer than {MAX_DOMAIN_LENGTH} characters")
     return domain
 
@@ -236,9 +320,12 @@ def _record_from_object(line: int, obj: Any, rule: ResponseRule) -> ItemRecord:
     for required in ("id", "prompt", "responses"):
         if required not in obj:
             raise _Invalid(f"missing field '{required}'")
-    metadata = obj.get("metadata") or {}
+    metadata = obj.get("metadata")
+    metadata = {} if metadata is None else metadata
     if not isinstance(metadata, dict):
         raise _Invalid(f"'metadata' must be an object, got {_type_name(metadata)}")
+    if metadata and _holds_nul(metadata):
+        raise _Invalid("'metadata' must not hold a NUL character (\\u0000), in a key or a string")
     return ItemRecord(
         line=line,
         external_id=_identity(obj["id"]),

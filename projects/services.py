@@ -48,14 +48,19 @@ def _person_refused(granted_by: User, reason: str) -> GrantRefused:
     return GrantRefused(reason if is_staff(granted_by) else PERSON_REFUSED, code="person")
 
 
+def memberships_in_conflict_with(clients: QuerySet[Client]) -> QuerySet[Membership]:
+    """Memberships, current or ended within the conflict window, in projects of the competitors
+    of `clients`: their holders may not join those clients' projects."""
+    window_start = timezone.now() - timedelta(days=settings.CONFLICT_WINDOW_DAYS)
+    return Membership.objects.filter(
+        project__client__in=Client.objects.filter(competitors__in=clients)
+    ).filter(Q(ended_at__isnull=True) | Q(ended_at__gte=window_start))
+
+
 def conflicting_memberships(*, user: User, project: Project) -> list[Membership]:
     """`user`'s memberships, current or ended within the window, in competitors' projects."""
-    window_start = timezone.now() - timedelta(days=settings.CONFLICT_WINDOW_DAYS)
-    return list(
-        Membership.objects.filter(user=user, project__client__in=project.client.competitors.all())
-        .filter(Q(ended_at__isnull=True) | Q(ended_at__gte=window_start))
-        .select_related("project")
-    )
+    clients = Client.objects.filter(pk=project.client_id)
+    return list(memberships_in_conflict_with(clients).filter(user=user).select_related("project"))
 
 
 def _check_grant(*, project: Project, user: User, role: str, granted_by: User) -> None:

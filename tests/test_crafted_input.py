@@ -187,7 +187,10 @@ def test_another_experts_key_is_a_409_that_shows_nothing_of_their_judgment(
     key = uuid.uuid4()
     secret = "Only the first expert wrote this."
     assert (
-        api(annotator).post(submit_url(acme, mine), judgment_body(key, rationale=secret)).status_code == 201
+        api(annotator)
+        .post(submit_url(acme, mine), judgment_body(key, rationale=secret), format="json")
+        .status_code
+        == 201
     )
     response = api(annotator2).post(submit_url(acme, theirs), judgment_body(key), format="json")
     assert response.status_code == 409

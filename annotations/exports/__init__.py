@@ -17,6 +17,7 @@ from annotations.exports import pairs, kto, judgments, ratings, ratings_mean, ti
 from annotations.exports.options import (
     AGGREGATES,
     SPLIT_NAMES,
+    SPLITS_PATTERN,
     STYLES,
     TIE_HANDLING,
     PairOptions,
@@ -33,6 +34,7 @@ __all__ = [
     "AGGREGATES",
     "FORMATS",
     "REGISTRY",
+    "SPLITS_PATTERN",
     "SPLIT_NAMES",
     "STYLES",
     "TIE_HANDLING",

@@ -1,6 +1,7 @@
 """How judgments become pairs, and the ids and splits every pair carries."""
 
 import hashlib
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +18,12 @@ STYLES = {"auto": "Auto", "standard": "Plain strings", "conversational": "Chat m
 AGGREGATES = {"none": "A pair per annotation", "majority": "Majority per item"}
 TIE_HANDLING = {"drop": "Leave ties out", "separate": "Bundle: ties in ties.jsonl"}
 SPLIT_NAMES = ("test", "validation")
+# A share strictly between 0 and 1 such as 0.1, with at most 11 decimals, so that none rounds to 0 or 1.
+_SHARE = r"0?\.[0-9]{0,5}[1-9][0-9]{0,5}"
+_TEST, _VALIDATION = (rf"{name} *= *{_SHARE}" for name in SPLIT_NAMES)
+# test and/or validation, each at most once: "test=0.1,validation=0.05". The schema of the API's
+# `split` parameter is this pattern.
+SPLITS_PATTERN = rf"^ *(?:{_TEST}(?: *, *{_VALIDATION})?|{_VALIDATION}(?: *, *{_TEST})?) *$"
 
 
 def _one_of(values: dict[str, str]) -> str:
@@ -53,16 +60,16 @@ class PairOptions:
 
 def parse_splits(text: str) -> tuple[tuple[str, float], ...]:
     """'test=0.1,validation=0.05' as ((name, share), ...); ValueError says what is wrong."""
-    splits = []
-    for part in filter(None, (p.strip() for p in text.split(","))):
-        name, sep, share = part.partition("=")
-        try:
-            splits.append((name.strip(), float(share)))
-        except ValueError:
-            raise ValueError(f"bad split {part!r}: write name=share, e.g. test=0.1") from None
-        if not sep:
-            raise ValueError(f"bad split {part!r}: write name=share, e.g. test=0.1")
-    return tuple(splits)
+    if not text.strip():
+        return ()
+    if not re.fullmatch(SPLITS_PATTERN, text):
+        raise ValueError(
+            f"bad split {text.strip()!r}: write name=share for test and/or validation, each share "
+            "between 0 and 1, e.g. test=0.1,validation=0.05"
+        )
+    return tuple(
+        (name.strip(), float(share)) for name, share in (part.split("=") for part in text.split(","))
+    )
 
 
 def prompt_id(prompt: Any) -> str:

@@ -86,3 +86,20 @@ def test_the_api_needs_a_login_and_the_csrf_token_with_a_session(acme, annotator
     client.force_login(annotator)
     response = client.post(next_url(acme), {}, format="json")
     assert response.status_code == 403 and "CSRF" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("strength", "3"), ("rationale", 0), ("active_seconds", "5"), ("idempotency_key", 7)],
+)
+def test_a_value_of_another_json_type_than_the_schemas_is_refused(api, acme, acme_items, field, value):
+    assignment_id = api.post(next_url(acme), {}, format="json").json()["assignment_id"]
+    body = {"choice": "B", "strength": 3, "idempotency_key": str(uuid.uuid4()), field: value}
+    response = api.post(submit_url(acme, assignment_id), body, format="json")
+    assert response.status_code == 400 and field in response.json()
+    assert not Annotation.objects.exists()
+
+
+def test_the_labelling_api_reads_json_bodies_only(api, acme, acme_items):
+    response = api.post(next_url(acme), {"anything": "x"}, format="multipart")
+    assert response.status_code == 415

@@ -127,3 +127,21 @@ def test_a_session_cannot_export_through_the_api_so_a_cross_site_link_records_no
 
 def test_staff_may_export_any_project(staff, judged):
     assert api_for(staff).get(export_url(judged, "pairs")).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "&aggregate=",
+        "&margin=",
+        "&min_annotations=",
+        "&margin=on",
+        "&split=test=0.1,test=0.2",
+        "&split=test=1e-1",
+    ],
+)
+def test_the_export_refuses_what_its_schema_does_not_allow(manager, judged, query):
+    response = api_for(manager).get(export_url(judged, "pairs") + query)
+    name = query[1:].split("=")[0]
+    assert response.status_code == 400 and name in response.json()
+    assert not AuditEvent.objects.filter(action=AuditEvent.Action.EXPORT_DOWNLOADED).exists()

@@ -3,7 +3,7 @@
 import pytest
 from django.urls import reverse
 
-from labelhub.models import ExpertProfile
+from labelhub.models import Domain, ExpertProfile
 from projects.models import Membership
 from projects.permissions import Perm, has_project_perm
 from tests.conftest import member
@@ -83,11 +83,28 @@ def test_adding_a_chosen_expert_grants_the_role(manager_client, acme, experts):
     assert has_project_perm(experts["cardio"].user, acme, Perm.LABEL)
 
 
+def test_the_search_offers_no_staff_nor_a_competitors_experts_nor_their_domains(
+    manager_client, acme, globex, other_client_annotator, staff
+):
+    for user in (staff, other_client_annotator):
+        ExpertProfile.objects.update_or_create(user=user, defaults={"vetting_status": "vetted"})
+    other_client_annotator.expert_profile.domains.add(Domain.objects.create(slug="fusion", name="Fusion"))
+    assert "globex-expert" in search(manager_client, q="globex")  # no competitor: offered
+    acme.client.competitors.add(globex.client)
+
+    for page in (search(manager_client, status=""), search(manager_client, project=acme.pk, status="")):
+        assert "globex-expert" not in page and "Fusion" not in page
+        assert "username=staff" not in page
+
+
 def test_adding_a_chosen_expert_still_refuses_a_conflict(
     manager_client, acme, globex, other_client_annotator
 ):
     acme.client.competitors.add(globex.client)
-    assert "globex-expert" in search(manager_client, project=acme.pk, q="globex")
+    # The competitor's expert is not offered (nor the domains only such experts work in)...
+    page = search(manager_client, project=acme.pk, q="globex")
+    assert "globex-expert" not in page
+    # ...and naming them anyway is refused without saying why.
     response = manager_client.post(
         reverse(ADD) + f"?username=globex-expert&project={acme.pk}",
         {"project": acme.pk, "username": "globex-expert", "role": "expert"},

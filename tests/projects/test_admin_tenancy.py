@@ -272,7 +272,7 @@ def test_a_labelled_items_content_cannot_change_in_the_admin_or_the_api(
         ],
         format="json",
     )
-    assert refused.status_code == 400 and "already has annotations" in str(refused.json())
+    assert refused.status_code == 409 and "already has annotations" in str(refused.json())
     # An item nobody has labelled yet may still be corrected.
     other = acme_items[1]
     assert manager_client.post(admin_url(other), item_form(other, domain="law")).status_code == 302

@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 from django.urls import reverse
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -93,7 +94,8 @@ def test_changed_content_needs_update_and_then_replaces_the_item(manager, acme):
     client.post(items_url(acme), [item("q1")], format="json")
     changed = [item("q1", prompt="Reworded")]
     refused = client.post(items_url(acme), changed, format="json")
-    assert refused.status_code == 400 and refused.json()["errors"][0].startswith("line 1: item 'q1'")
+    # Well formed, but in conflict with the stored item.
+    assert refused.status_code == 409 and refused.json()["errors"][0].startswith("line 1: item 'q1'")
     accepted = client.post(items_url(acme) + "?update=true", changed, format="json")
     assert accepted.status_code == 201 and accepted.json()["updated"] == 1
     assert Item.objects.get(project=acme, external_id="q1").prompt == "Reworded"
@@ -149,3 +151,20 @@ def test_the_schema_ui_loads_its_script_from_our_own_files(db):
     assert response.status_code == 200
     html = response.content.decode()
     assert "<script>" not in html and "cdn" not in html.lower()
+
+
+@pytest.mark.parametrize("update", ["1", "yes", "", "maybe"])
+def test_update_is_true_or_false(manager, acme, update):
+    response = api_for(manager).post(items_url(acme) + f"?update={update}", [item("q1")], format="json")
+    assert response.status_code == 400 and "update must be true or false" in response.json()["errors"][0]
+    assert not Item.objects.filter(project=acme).exists()
+
+
+def test_the_schema_documents_the_errors_each_operation_can_answer(db):
+    paths = APIClient().get(reverse("api-schema") + "?format=json").json()["paths"]
+    items = paths["/api/v1/projects/{slug}/items"]["post"]
+    assert {"201", "400", "401", "403", "404", "409", "413", "415", "429", "503"} <= set(items["responses"])
+    assert items["requestBody"]["required"] is True
+    assert set(paths["/api/v1/projects/"]["get"]["responses"]) == {"200", "401", "429", "503"}
+    headers = items["responses"]["429"]["headers"]
+    assert headers["Retry-After"]["required"] is True

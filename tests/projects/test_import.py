@@ -438,3 +438,31 @@ def test_csv_records_over_several_lines_and_any_line_ending_are_all_stored(acme,
     assert "100 created" in out
     assert Item.objects.get(project=acme, external_id="m99").prompt == "one\ntwo"
     assert Response.objects.filter(item__project=acme).count() == 800
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        (row("q1", prompt="a\x00b"), "'prompt' must not hold a NUL character"),
+        ({**row("q1"), "responses": [{"content": "4\x00"}, {"content": "5"}]}, "'responses[0]'.content"),
+        (
+            {**row("q1"), "responses": [{"content": "4", "model": "m\x00"}, {"content": "5"}]},
+            ".model must not",
+        ),
+        (row("q1\x00"), "'id' must not hold a NUL character"),
+        (row("q1", domain="med\x00"), "'domain' must not hold a NUL character"),
+        (row("q1", metadata={"source": ["ok", "x\x00"]}), "'metadata' must not hold a NUL character"),
+        (row("q1", metadata={"k\x00": 1}), "'metadata' must not hold a NUL character"),
+        (row("q1", metadata=0), "'metadata' must be an object"),
+        (row("q1", metadata=""), "'metadata' must be an object"),
+    ],
+)
+def test_text_postgresql_cannot_store_and_metadata_that_is_no_object_are_refused(acme, bad, message):
+    result = parse_items(json.dumps(bad), fmt="jsonl")
+    assert result.items == [] and len(result.errors) == 1
+    assert message in result.errors[0].message and result.errors[0].line == 1
+
+
+def test_an_id_is_measured_as_sent(acme):
+    result = parse_items(json.dumps(row("q" + " " * 200)), fmt="jsonl")
+    assert "'id' is longer than 200 characters" in result.errors[0].message
