@@ -1,15 +1,13 @@
 """Writing the audit trail. The one function every part of the app calls to record an event."""
 
 import ipaddress
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from django.db.models import Model
 from django.http import HttpRequest
 from rest_framework.throttling import BaseThrottle
 
 from labelhub.models import AuditEvent, User
-
-if TYPE_CHECKING:  # the core never imports the apps above it at run time
-    from projects.models import Project
 
 Action = AuditEvent.Action
 
@@ -32,7 +30,7 @@ def audit_record(
     action: str,
     actor: User | None = None,
     actor_name: str = "",
-    project: "Project | None" = None,
+    project: Model | None = None,  # a projects.Project: the core names no app above it
     target: str = "",
     detail: dict[str, Any] | None = None,
     request: HttpRequest | None = None,
@@ -43,7 +41,7 @@ def audit_record(
         action=action,
         actor=actor,
         actor_name=actor_name or (actor.get_username() if actor else ""),
-        project=project,
+        project_id=project.pk if project is not None else None,
         target=target[:255],
         detail=detail or {},
         ip_address=client_ip(request),

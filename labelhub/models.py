@@ -47,16 +47,16 @@ class AuditEvent(models.Model):
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True)
     # The username as typed, for failed logins (which may name no real account).
     actor_name = models.CharField(max_length=150, blank=True)
-    project = models.ForeignKey(
-        "projects.Project", on_delete=models.PROTECT, null=True, blank=True, related_name="audit_events"
-    )
+    # The project's id, not a foreign key: the core sits below the projects app and depends on
+    # nothing above it. The trail outlives what it records, so a dangling id is kept, not cascaded.
+    project_id = models.BigIntegerField(null=True, blank=True)
     target = models.CharField(max_length=255, blank=True, help_text="What was acted on, e.g. 'item a-17'.")
     detail = models.JSONField(default=dict, blank=True)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["project", "-created_at"], name="audit_project_recent")]
+        indexes = [models.Index(fields=["project_id", "-created_at"], name="audit_project_recent")]
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_name or self.actor} {self.action} {self.target}"

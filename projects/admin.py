@@ -12,7 +12,7 @@ from django.http import HttpRequest, QueryDict
 
 from labelhub.markdown import render_markdown
 from labelhub.models import AuditEvent, Domain, ExpertProfile, User
-from projects.admin_site import ProjectScopedAdmin, ProjectScopedInline
+from projects.admin_site import ProjectScopedAdmin, ProjectScopedInline, project_choices
 from projects.models import Client, Guideline, Item, Membership, Project, Response, RubricCriterion
 from projects.permissions import Perm, is_staff, projects_for
 from projects.rubrics import CriterionSpec, current_version, rubric_save
@@ -488,13 +488,43 @@ class MembershipAdmin(ProjectScopedAdmin):
         self.message_user(request, f"Ended {ended} membership(s).")
 
 
+class AuditProjectFilter(admin.SimpleListFilter):
+    """By project, among the events shown (an event names its project by id: see AuditEvent)."""
+
+    title = "project"
+    parameter_name = "project_id"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[int, str]]:
+        shown = model_admin.get_queryset(request).exclude(project_id=None).values("project_id")
+        return project_choices(request, shown)
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        value = self.value() or ""
+        if not value:
+            return queryset
+        return queryset.filter(project_id=int(value)) if value.isdigit() else queryset.none()
+
+
 @admin.register(AuditEvent)
 class AuditEventAdmin(ProjectScopedAdmin):
     """Read-only for everyone: staff see the whole trail, managers their projects' events."""
 
+    project_path = "project_id"
     edit_perm = None
     list_display = ["created_at", "action", "actor_name", "project", "target", "ip_address"]
-    list_filter = ["action", "project"]
+    list_filter = ["action", AuditProjectFilter]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        slug = Project.objects.filter(pk=OuterRef("project_id")).values("slug")[:1]
+        return super().get_queryset(request).annotate(project_slug=Subquery(slug))
+
+    @admin.display(description="project", ordering="project_slug")
+    def project(self, event: AuditEvent) -> str:
+        return event.project_slug or ("" if event.project_id is None else f"project {event.project_id}")
+
+    def project_of(self, obj: AuditEvent) -> Project | None:
+        return Project.objects.filter(pk=obj.project_id).first()
+
     search_fields = ["actor_name", "target"]
     date_hierarchy = "created_at"
 

@@ -151,17 +151,19 @@ class ProjectListFilter(admin.RelatedOnlyFieldListFilter):
 
     def field_choices(self, field: Field, request: HttpRequest, model_admin: Any) -> list[tuple[int, str]]:
         shown = model_admin.get_queryset(request).values_list(f"{self.field_path}__pk", flat=True)
-        overseen = set(
-            projects_for(request.user, Perm.EXPORT).filter(pk__in=shown).values_list("pk", flat=True)
-        )
-        projects = Project.objects.filter(pk__in=shown)
-        return sorted(
-            (
-                (project.pk, str(project) if project.pk in overseen else project.codename)
-                for project in projects
-            ),
-            key=lambda choice: choice[1],
-        )
+        return project_choices(request, shown)
+
+
+def project_choices(request: HttpRequest, shown: QuerySet) -> list[tuple[int, str]]:
+    """The projects whose ids `shown` lists, each by the name this viewer may know."""
+    overseen = set(projects_for(request.user, Perm.EXPORT).filter(pk__in=shown).values_list("pk", flat=True))
+    return sorted(
+        (
+            (project.pk, str(project) if project.pk in overseen else project.codename)
+            for project in Project.objects.filter(pk__in=shown)
+        ),
+        key=lambda choice: choice[1],
+    )
 
 
 def scoped_list_filter(model: type[Model], entry: Any) -> Any:

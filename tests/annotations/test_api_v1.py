@@ -72,7 +72,7 @@ def test_the_export_streams_the_same_bytes_as_the_command_and_is_audited(manager
     assert response["Content-Type"].startswith("application/jsonl")
     assert b"".join(response.streaming_content) == b"".join(export_lines(judged, fmt))
     event = AuditEvent.objects.get(action=AuditEvent.Action.EXPORT_DOWNLOADED)
-    assert event.actor == manager and event.project == judged
+    assert event.actor == manager and event.project_id == judged.pk
     assert event.detail == {"via": "api", "format": fmt}
 
 

@@ -187,7 +187,7 @@ def test_an_export_download_is_audited(client, acme, manager):
     client.force_login(manager)
     client.post(reverse("annotations:export", args=[acme.code]), {"format": "pairs"})
     event = AuditEvent.objects.get(action="export_downloaded")
-    assert (event.actor, event.project, event.detail["format"]) == (manager, acme, "pairs")
+    assert (event.actor, event.project_id, event.detail["format"]) == (manager, acme.pk, "pairs")
 
 
 def test_extra_fields_in_a_submission_cannot_change_who_what_or_where(

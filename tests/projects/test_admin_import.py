@@ -86,7 +86,7 @@ def test_confirming_stores_the_items_audits_and_deletes_the_kept_file(
     stored = Item.objects.filter(project=acme).values_list("external_id", flat=True)
     assert sorted(stored) == ["q1", "q2", "q3"]
     event = AuditEvent.objects.get(action="admin_added")
-    assert (event.actor, event.project, event.target) == (manager, acme, "import items.jsonl")
+    assert (event.actor, event.project_id, event.target) == (manager, acme.pk, "import items.jsonl")
     assert (event.detail["created"], event.detail["updated"], event.detail["unchanged"]) == (3, 0, 0)
     assert stored_files(import_dir) == []
     page = manager_client.get(response["Location"]).content.decode()

@@ -24,7 +24,7 @@ def test_granting_a_role_gives_exactly_its_permissions_and_is_audited(acme, mana
     assert not has_project_perm(newcomer, acme, Perm.LABEL)
     assert not has_project_perm(newcomer, acme, Perm.EXPORT)
     event = AuditEvent.objects.get(action="role_granted", target="user newcomer")
-    assert (event.actor, event.project, event.detail["role"]) == (manager, acme, "reviewer")
+    assert (event.actor, event.project_id, event.detail["role"]) == (manager, acme.pk, "reviewer")
 
 
 def test_changing_a_role_removes_the_old_rights(acme, manager, annotator):
