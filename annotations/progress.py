@@ -7,9 +7,9 @@ from django.db.models import Count, F, Q, QuerySet
 from django.db.models.fields.json import KeyTextTransform
 from django.utils import timezone
 
+from annotations.eligibility import items_eligible_for
 from annotations.models import Annotation, Skip
 from annotations.queries import annotations_per_item, live_leases_per_item
-from annotations.services import items_eligible_for
 from labelhub.models import User
 from labelhub.pseudonyms import annotator_pseudonym
 from projects.models import Item, Project

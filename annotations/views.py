@@ -21,9 +21,9 @@ from annotations.progress import items_left_for, project_progress
 from annotations.queries import own_assignment
 from annotations.rating import rating_blocks
 from labelhub.audit import Action, audit_record
+from labelhub.experts import expert_status
 from labelhub.models import ExpertProfile
 from labelhub.resilience import safe_to_retry
-from labelhub.services import expert_status
 from labelhub.throttling import throttled
 from projects.guidelines import guideline_show
 from projects.models import Project

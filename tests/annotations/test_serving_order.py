@@ -11,16 +11,10 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
+from annotations.eligibility import items_open_to, next_open_item
 from annotations.models import Annotation, Assignment
 from annotations.progress import items_left_for, project_progress
-from annotations.services import (
-    Judgment,
-    annotation_submit,
-    assignment_next,
-    assignment_skip,
-    items_open_to,
-    next_open_item,
-)
+from annotations.services import Judgment, annotation_submit, assignment_next, assignment_skip
 from projects.models import Item, Membership, Project
 from tests.conftest import member
 from tests.factories import FixedDraws, ItemFactory
