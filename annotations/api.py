@@ -27,7 +27,8 @@ from annotations import services
 from annotations.downloads import export_download
 from annotations.exports import AGGREGATES, FORMATS, REGISTRY, STYLES
 from annotations.forms import ExportForm
-from annotations.models import RATIONALE_MAX_CHARS, Annotation, Assignment, too_long
+from annotations.judgments import DISPLAY_CHOICES, Judgment, judgment_errors
+from annotations.models import Annotation, Assignment
 from annotations.progress import project_progress
 from annotations.queries import own_assignment, response_texts
 from labelhub.authentication import TokenAuthentication
@@ -44,6 +45,16 @@ class StrictSerializer(serializers.Serializer):
         if unknown:
             raise ValidationError({name: ["This field is not accepted here."] for name in unknown})
         return super().to_internal_value(data)
+
+
+@extend_schema_field({"type": "string", "enum": list(DISPLAY_CHOICES)})
+class ChoiceText(serializers.CharField):
+    """A display choice, read as text (the schema lists the values)."""
+
+
+@extend_schema_field({"type": "integer", "enum": Annotation.Strength.values, "nullable": True})
+class StrengthNumber(serializers.IntegerField):
+    """A strength, read as a number (the schema lists the values)."""
 
 
 @safe_to_retry
@@ -90,19 +101,26 @@ class SubmitView(APIView):
         class Meta:
             ref_name = "Judgment"
 
-        choice = serializers.ChoiceField(choices=services.DISPLAY_CHOICES)
-        strength = serializers.ChoiceField(
-            choices=Annotation.Strength.values, required=False, allow_null=True
-        )
-        rationale = serializers.CharField(
-            required=False,
-            allow_blank=True,
-            max_length=RATIONALE_MAX_CHARS,
-            default="",
-            error_messages={"max_length": too_long("The rationale", RATIONALE_MAX_CHARS)},
-        )
-        active_seconds = serializers.IntegerField(required=False, min_value=0, max_value=86_400, default=0)
+        # Read as sent: what the project allows is `judgment_errors`'s to say.
+        choice = ChoiceText(required=False, allow_blank=True, default="")
+        strength = StrengthNumber(required=False, allow_null=True, default=None)
+        rationale = serializers.CharField(required=False, allow_blank=True, default="")
+        active_seconds = serializers.IntegerField(required=False, default=0)
         idempotency_key = serializers.UUIDField()
+
+        def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+            judgment = Judgment(
+                choice=data["choice"],
+                strength=data["strength"],
+                rationale=data["rationale"],
+                active_seconds=data["active_seconds"],
+            )
+            errors = judgment_errors(
+                judgment=judgment, project=self.context["project"], item=self.context["item"]
+            )
+            if errors:
+                raise ValidationError({name: [message] for name, message in errors.items()})
+            return {"judgment": judgment, "idempotency_key": data["idempotency_key"]}
 
     @extend_schema(
         request=InputSerializer,
@@ -111,19 +129,13 @@ class SubmitView(APIView):
     def post(self, request: Request, code: str, assignment_id: int) -> Response:
         project = project_for(request.user, Perm.LABEL, code=code)
         assignment = own_assignment(user=request.user, project=project, assignment_id=assignment_id)
-        data = self.InputSerializer(data=request.data)
+        data = self.InputSerializer(data=request.data, context={"project": project, "item": assignment.item})
         data.is_valid(raise_exception=True)
-        judgment = services.Judgment(
-            choice=data.validated_data["choice"],
-            strength=data.validated_data.get("strength"),
-            rationale=data.validated_data["rationale"],
-            active_seconds=data.validated_data["active_seconds"],
-        )
         try:
             submission = services.annotation_submit(
                 assignment=assignment,
                 expert=request.user,
-                judgment=judgment,
+                judgment=data.validated_data["judgment"],
                 idempotency_key=data.validated_data["idempotency_key"],
             )
         except DjangoValidationError as error:

@@ -5,14 +5,14 @@
 
 Callers use the names below (`services.assignment_next(...)`), so the views and the API reach
 every service through this module. What may be served, and what is open to whom, is read-only
-and lives in `annotations.eligibility`.
+and lives in `annotations.eligibility`; what a judgment must satisfy, in `annotations.judgments`
+(`Judgment` is named here too, as the submission takes one).
 """
 
+from annotations.judgments import Judgment
 from annotations.services.serving import LeaseLost, assignment_extend, assignment_next
 from annotations.services.submission import (
-    DISPLAY_CHOICES,
     DRAFT_MAX_CHARS,
-    Judgment,
     KeyReused,
     Submission,
     annotation_submit,
@@ -21,7 +21,6 @@ from annotations.services.submission import (
 )
 
 __all__ = [
-    "DISPLAY_CHOICES",
     "DRAFT_MAX_CHARS",
     "Judgment",
     "KeyReused",

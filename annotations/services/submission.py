@@ -9,24 +9,14 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from annotations.eligibility import item_eligible, item_has_room
-from annotations.models import (
-    RATIONALE_MAX_CHARS,
-    REASON_MAX_CHARS,
-    Annotation,
-    Assignment,
-    Draft,
-    Rating,
-    Skip,
-    too_long,
-)
-from annotations.rating import ResponseRating, build_ratings, validate_ratings
+from annotations.judgments import Judgment, ResponseRating, judgment_errors
+from annotations.models import REASON_MAX_CHARS, Annotation, Assignment, Draft, Rating, Skip, too_long
 from annotations.services.serving import LeaseLost, lease_extend, owned_for_update
 from labelhub.experts import expert_eligible_domains
 from labelhub.models import User
 from labelhub.rows import columns, fetch, insert
 from projects.guidelines import current_guideline_id
 from projects.models import Item, Project
-from projects.rubrics import current_criteria
 
 Status = Assignment.Status
 
@@ -40,61 +30,6 @@ class KeyReused(Exception):
             "This submission's idempotency key was already used for another item, so nothing "
             "was saved; submit again with a new key."
         )
-
-
-# What the expert clicked, in display terms, mapped to the item's response positions.
-DISPLAY_CHOICES = ("A", "B", "tie", "both_bad")
-
-
-@dataclass(frozen=True)
-class Judgment:
-    choice: str  # one of DISPLAY_CHOICES ("A" is the response shown on the left); "" when not comparing
-    strength: int | None
-    rationale: str
-    active_seconds: int = 0
-    ratings: tuple[ResponseRating, ...] = ()  # for rubric projects: one per response
-    rubric_version: int | None = None  # the version the expert was shown
-
-
-def _validate(judgment: Judgment, project: Project, item: Item) -> dict[str, str]:
-    errors: dict[str, str] = {}
-    if project.rates:
-        criteria = current_criteria(project)
-        version = criteria[0].version if criteria else None
-        if version is None:
-            errors["ratings"] = "This project has no rubric yet; a manager must define it."
-        elif judgment.rubric_version != version:
-            errors["ratings"] = (
-                f"The rubric changed to version {version} while you worked; "
-                "reload the item to rate against it."
-            )
-        else:
-            errors.update(validate_ratings(item=item, ratings=list(judgment.ratings), criteria=criteria))
-    if project.compares:
-        errors.update(_validate_choice(judgment, project))
-    rationale = judgment.rationale.strip()
-    if project.rationale_required and not rationale:
-        errors["rationale"] = "This project requires a rationale."
-    elif len(rationale) > RATIONALE_MAX_CHARS:
-        errors["rationale"] = too_long("The rationale", RATIONALE_MAX_CHARS)
-    return errors
-
-
-def _validate_choice(judgment: Judgment, project: Project) -> dict[str, str]:
-    errors: dict[str, str] = {}
-    if judgment.choice not in DISPLAY_CHOICES:
-        errors["choice"] = "Choose A, B, tie or both bad."
-    elif judgment.choice == "tie" and not project.allow_tie:
-        errors["choice"] = "This project does not allow ties; choose the better response."
-    elif judgment.choice == "both_bad" and not project.allow_both_bad:
-        errors["choice"] = "This project does not allow 'both are bad'; choose the better response."
-    elif (
-        judgment.choice in ("A", "B")
-        and project.asks_strength
-        and judgment.strength not in Annotation.Strength.values
-    ):
-        errors["strength"] = "Say how much better: slightly, clearly or much."
-    return errors
 
 
 def _preference(choice: str, shown_left: int) -> tuple[str, bool]:
@@ -119,10 +54,10 @@ def annotation_submit(
     idempotency_key: uuid.UUID,
     now: datetime | None = None,
 ) -> Submission:
-    """Store the expert's judgment on the assigned item, exactly once however often it is sent."""
+    """Store the expert's judgment on the assigned item, exactly once however often it is sent.
+    A judgment `judgment_errors` finds fault with is refused with its errors, by field."""
     now = now or timezone.now()
-    project = assignment.project
-    errors = _validate(judgment, project, assignment.item)
+    errors = judgment_errors(judgment=judgment, project=assignment.project, item=assignment.item)
     if errors:
         raise ValidationError(errors)
     try:
@@ -183,7 +118,7 @@ def _store(
         preference=preference,
         strength=judgment.strength if directional and project.asks_strength else None,
         rationale=judgment.rationale.strip(),
-        active_seconds=max(0, judgment.active_seconds),
+        active_seconds=judgment.active_seconds,
         guideline_id=current_guideline_id(project),
         idempotency_key=key,
     )
@@ -191,7 +126,7 @@ def _store(
     insert(annotation)
     if project.rates:
         Rating.objects.bulk_create(
-            build_ratings(
+            _ratings(
                 annotation=annotation,
                 item=assignment.item,
                 ratings=list(judgment.ratings),
@@ -208,6 +143,27 @@ def _store(
         )
         cursor.execute(f"DELETE FROM {Draft._meta.db_table} WHERE assignment_id = %s", [assignment.pk])
     return Submission(annotation, created=True)
+
+
+def _ratings(
+    *, annotation: Annotation, item: Item, ratings: list[ResponseRating], version: int
+) -> list[Rating]:
+    """The judgment's ratings as rows of `annotation` (checked already by `judgment_errors`)."""
+    responses = {r.position: r for r in item.responses.all()}
+    return [
+        Rating(
+            annotation=annotation,
+            response=responses[rating.position],
+            rubric_version=version,
+            scores={} if rating.not_ratable else {k: v for k, v in rating.scores.items() if v is not None},
+            rationales={}
+            if rating.not_ratable
+            else {k: v.strip() for k, v in rating.rationales.items() if v.strip()},
+            not_ratable=rating.not_ratable,
+            not_ratable_reason=rating.reason.strip() if rating.not_ratable else "",
+        )
+        for rating in ratings
+    ]
 
 
 def _locked_with_project(pk: int) -> Assignment:
