@@ -19,20 +19,20 @@ from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from annotations.eligibility import (
     gold_items_open_to,
     item_eligible,
     item_has_room,
-    next_open_item,
     ranked_open_items,
 )
 from annotations.models import Annotation, Assignment
 from annotations.queries import open_lease
 from labelhub.experts import expert_eligible_domains
 from labelhub.models import User
+from labelhub.rows import Compiled
 from projects.models import Item, Project
 
 # How many locked-then-full candidates to step over before giving up for this request. Only a
@@ -153,6 +153,56 @@ def _lease_shuffled(
             if outcome is not None:
                 tried.append(pk)
     return None
+
+
+def _first_open(*, lock: bool) -> Compiled:
+    """`ranked_open_items(...)`'s first item leaving out `tried`, as a statement compiled once."""
+
+    def build(
+        *, project: int, overlap: int, expert: int, now: datetime, domains: list[str], tried: list[int]
+    ) -> QuerySet[Item]:
+        ranked = ranked_open_items(
+            project=Project(pk=project, labels_per_item=overlap),
+            expert=User(pk=expert),
+            now=now,
+            domains=domains,
+        )
+        if lock:
+            # Only the item's row: locking the joined project would queue every expert on it.
+            ranked = ranked.select_for_update(no_key=True, skip_locked=True, of=("self",))
+        return ranked.exclude(pk__in=tried)[:1]
+
+    return Compiled(build)
+
+
+_FIRST_OPEN = {lock: _first_open(lock=lock) for lock in (False, True)}
+
+
+def next_open_item(
+    *,
+    project: Project,
+    expert: User,
+    now: datetime,
+    domains: frozenset[str] | None,
+    tried: list[int] | None = None,
+    lock: bool = True,
+) -> Item | None:
+    """The first of `ranked_open_items(...)`, leaving out `tried`; with `lock`, its row is locked
+    unless someone else holds it, in which case the next one is taken (PostgreSQL).
+
+    Run on every lease, so that queryset is compiled once per process (see `Compiled`): building
+    and compiling it on each request cost more than running it.
+    """
+    if domains is None:
+        return None
+    return _FIRST_OPEN[lock].first(
+        project=project.pk,
+        overlap=project.labels_per_item,
+        expert=expert.pk,
+        now=now,
+        domains=sorted(domains),
+        tried=list(tried or ()),
+    )
 
 
 def _locker(pk: int, *, wait: bool) -> Callable[[], Item | None]:
