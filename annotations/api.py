@@ -27,7 +27,7 @@ from annotations import services
 from annotations.downloads import export_download
 from annotations.exports import AGGREGATES, FORMATS, REGISTRY, STYLES
 from annotations.forms import ExportForm
-from annotations.judgments import DISPLAY_CHOICES, Judgment, judgment_errors
+from annotations.judging import DISPLAY_CHOICES, Judgment, judgment_errors
 from annotations.models import Annotation, Assignment
 from annotations.progress import project_progress
 from annotations.queries import own_assignment, response_texts

@@ -4,7 +4,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from annotations.exports import AGGREGATES, REGISTRY, STYLES, TIE_HANDLING, PairOptions, parse_splits
-from annotations.judgments import Judgment, ResponseRating, judgment_errors, rating_field
+from annotations.judging import Judgment, ResponseRating, judgment_errors, rating_field
 from annotations.models import REASON_MAX_CHARS, Skip, too_long
 from projects.models import Item, Project
 from projects.rubrics import current_criteria

@@ -7,7 +7,7 @@ from django.db.models import Q
 from projects.models import Guideline, Item, Project, Response
 
 # The longest text an expert may write in each free-text field. The services enforce them (a
-# judgment's through `annotations.judgments.judgment_errors`), so the page and the API refuse the
+# judgment's through `annotations.judging.judgment_errors`), so the page and the API refuse the
 # same text with the same message (`too_long`); the page reads them for its hints.
 RATIONALE_MAX_CHARS = 20_000  # an annotation's rationale
 CRITERION_NOTE_MAX_CHARS = 5_000  # the rationale given for one rubric criterion of one response

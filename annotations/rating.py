@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from annotations.judgments import rating_field
+from annotations.judging import rating_field
 from projects.models import RubricCriterion
 
 

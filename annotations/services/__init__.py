@@ -5,11 +5,11 @@
 
 Callers use the names below (`services.assignment_next(...)`), so the views and the API reach
 every service through this module. What may be served, and what is open to whom, is read-only
-and lives in `annotations.eligibility`; what a judgment must satisfy, in `annotations.judgments`
+and lives in `annotations.eligibility`; what a judgment must satisfy, in `annotations.judging`
 (`Judgment` is named here too, as the submission takes one).
 """
 
-from annotations.judgments import Judgment
+from annotations.judging import Judgment
 from annotations.services.serving import LeaseLost, assignment_extend, assignment_next
 from annotations.services.submission import (
     DRAFT_MAX_CHARS,

@@ -9,7 +9,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from annotations.eligibility import item_eligible, item_has_room
-from annotations.judgments import Judgment, ResponseRating, judgment_errors
+from annotations.judging import Judgment, ResponseRating, judgment_errors
 from annotations.models import REASON_MAX_CHARS, Annotation, Assignment, Draft, Rating, Skip, too_long
 from annotations.services.serving import LeaseLost, lease_extend, owned_for_update
 from labelhub.experts import expert_eligible_domains

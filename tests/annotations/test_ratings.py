@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from annotations.exports.ratings import export_ratings
-from annotations.judgments import ResponseRating
+from annotations.judging import ResponseRating
 from annotations.models import Annotation, Rating
 from annotations.services import Judgment, annotation_submit, assignment_next
 from labelhub.pseudonyms import annotator_pseudonym

@@ -13,7 +13,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from annotations.judgments import ResponseRating
+from annotations.judging import ResponseRating
 from annotations.models import Annotation
 from annotations.services import Judgment, annotation_submit, assignment_next
 from labelhub.models import Domain, ExpertProfile, User
