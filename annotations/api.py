@@ -28,7 +28,8 @@ from rest_framework.views import APIView
 from annotations import services
 from annotations.downloads import export_download
 from annotations.forms import ApiExportForm
-from annotations.models import RATIONALE_MAX_CHARS, Annotation, Assignment, too_long
+from annotations.judging import DISPLAY_CHOICES, Judgment, judgment_errors
+from annotations.models import ACTIVE_SECONDS_MAX, RATIONALE_MAX_CHARS, Annotation, Assignment
 from annotations.progress import project_progress
 from annotations.queries import own_assignment, response_texts
 from labelhub.authentication import TokenAuthentication
@@ -77,6 +78,27 @@ class UUIDStringField(serializers.UUIDField):
 LEASE_LOST = error_response("The lease on this item has ended (it may have gone to someone else).")
 
 
+@extend_schema_field({"type": "string", "enum": list(DISPLAY_CHOICES)})
+class ChoiceText(serializers.CharField):
+    """A display choice, read as text (the schema lists the values)."""
+
+
+@extend_schema_field({"type": "integer", "enum": Annotation.Strength.values, "nullable": True})
+class StrengthNumber(serializers.IntegerField):
+    """A strength, read as a number (the schema lists the values)."""
+
+
+# The schema states the limits that `judgment_errors` enforces, from the same constants.
+@extend_schema_field({"type": "string", "maxLength": RATIONALE_MAX_CHARS})
+class RationaleText(serializers.CharField):
+    """A rationale, read as sent."""
+
+
+@extend_schema_field({"type": "integer", "minimum": 0, "maximum": ACTIVE_SECONDS_MAX})
+class ActiveSeconds(serializers.IntegerField):
+    """The active time, read as sent."""
+
+
 @safe_to_retry
 class NextView(APIView):
     """POST: the expert's current item in the project, leasing the next one if needed."""
@@ -115,25 +137,35 @@ class NextView(APIView):
 
 @safe_to_retry
 class SubmitView(APIView):
-    """POST: the expert's judgment on their assigned item. Retries are answered, not repeated."""
+    """POST: the expert's judgment on their assigned item. Retries are answered, not repeated.
+
+    A project that compares responses needs a `choice`; what else it asks for (a strength, a
+    rationale) and allows (ties, "both are bad") is the project's, and is answered 400 by field."""
 
     class InputSerializer(StrictSerializer):
         class Meta:
             ref_name = "Judgment"
 
-        choice = serializers.ChoiceField(choices=services.DISPLAY_CHOICES)
-        strength = serializers.ChoiceField(
-            choices=Annotation.Strength.values, required=False, allow_null=True
-        )
-        rationale = serializers.CharField(
-            required=False,
-            allow_blank=True,
-            max_length=RATIONALE_MAX_CHARS,
-            default="",
-            error_messages={"max_length": too_long("The rationale", RATIONALE_MAX_CHARS)},
-        )
-        active_seconds = serializers.IntegerField(required=False, min_value=0, max_value=86_400, default=0)
+        # Read as sent: what the project allows is `judgment_errors`'s to say.
+        choice = ChoiceText(required=False, allow_blank=True, default="")
+        strength = StrengthNumber(required=False, allow_null=True, default=None)
+        rationale = RationaleText(required=False, allow_blank=True, default="")
+        active_seconds = ActiveSeconds(required=False, default=0)
         idempotency_key = UUIDStringField()
+
+        def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+            judgment = Judgment(
+                choice=data["choice"],
+                strength=data["strength"],
+                rationale=data["rationale"],
+                active_seconds=data["active_seconds"],
+            )
+            errors = judgment_errors(
+                judgment=judgment, project=self.context["project"], item=self.context["item"]
+            )
+            if errors:
+                raise ValidationError({name: [message] for name, message in errors.items()})
+            return {"judgment": judgment, "idempotency_key": data["idempotency_key"]}
 
     class OutputSerializer(serializers.Serializer):
         class Meta:
@@ -154,19 +186,13 @@ class SubmitView(APIView):
     def post(self, request: Request, code: str, assignment_id: int) -> Response:
         project = project_for(request.user, Perm.LABEL, code=code)
         assignment = own_assignment(user=request.user, project=project, assignment_id=assignment_id)
-        data = self.InputSerializer(data=request.data)
+        data = self.InputSerializer(data=request.data, context={"project": project, "item": assignment.item})
         data.is_valid(raise_exception=True)
-        judgment = services.Judgment(
-            choice=data.validated_data["choice"],
-            strength=data.validated_data.get("strength"),
-            rationale=data.validated_data["rationale"],
-            active_seconds=data.validated_data["active_seconds"],
-        )
         try:
             submission = services.annotation_submit(
                 assignment=assignment,
                 expert=request.user,
-                judgment=judgment,
+                judgment=data.validated_data["judgment"],
                 idempotency_key=data.validated_data["idempotency_key"],
             )
         except DjangoValidationError as error:

@@ -13,63 +13,90 @@ from annotations.exports import (
     PairOptions,
     parse_splits,
 )
-from annotations.models import RATIONALE_MAX_CHARS, REASON_MAX_CHARS, Annotation, Skip, too_long
-from annotations.rating import ratings_from_post
-from annotations.services import DISPLAY_CHOICES, Judgment
+from annotations.judging import Judgment, ResponseRating, judgment_errors, rating_field
+from annotations.models import REASON_MAX_CHARS, Skip, too_long
 from projects.models import Item, Project
 from projects.rubrics import current_criteria
 
 
 class LabelForm(forms.Form):
-    """Parses a labelling submission (a choice, rubric ratings, or both, as the project asks).
+    """Reads a labelling submission (a choice, rubric ratings, or both, as the project asks) into
+    a `Judgment` (`cleaned_data["judgment"]`).
 
-    The rules of the project are the service's to enforce; this form only reads the fields and
-    puts the service's errors back where the expert will see them.
+    The fields only read what was sent; what the judgment must satisfy is `judgment_errors`'s to
+    say, and this form puts its errors (and the service's) where the expert will see them.
     """
 
-    choice = forms.ChoiceField(
-        choices=[(c, c) for c in DISPLAY_CHOICES],
-        error_messages={"required": "Choose A, B, tie or both bad."},
-    )
-    strength = forms.TypedChoiceField(
-        choices=Annotation.Strength.choices, coerce=int, required=False, empty_value=None
-    )
-    rationale = forms.CharField(
-        required=False,
-        max_length=RATIONALE_MAX_CHARS,
-        strip=True,
-        error_messages={"max_length": too_long("The rationale", RATIONALE_MAX_CHARS)},
-    )
-    active_seconds = forms.IntegerField(required=False, min_value=0, max_value=86_400)
+    choice = forms.CharField(required=False)
+    strength = forms.IntegerField(required=False)
+    rationale = forms.CharField(required=False, strip=True)
+    active_seconds = forms.IntegerField(required=False)
     rubric_version = forms.IntegerField(required=False)
     idempotency_key = forms.UUIDField()
+
+    # The fields the page shows an error beside; the others' errors head the form.
+    SHOWN = frozenset({"choice", "strength", "rationale"})
 
     def __init__(self, *args: Any, project: Project, item: Item, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.project, self.item = project, item
         self.rating_errors: dict[str, str] = {}
-        if not project.compares:
-            self.fields["choice"].required = False
 
-    def judgment(self) -> Judgment:
-        data = self.cleaned_data
-        ratings = ()
-        if self.project.rates:
-            criteria = current_criteria(self.project)
-            ratings = tuple(ratings_from_post(data=self.data, item=self.item, criteria=criteria))
-        return Judgment(
-            choice=data["choice"] or "",
+    def is_valid(self) -> bool:
+        return super().is_valid() and not self.rating_errors
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if self.errors:  # a field could not be read: there is no judgment to check yet
+            return data
+        judgment = Judgment(
+            choice=data["choice"],
             strength=data["strength"],
             rationale=data["rationale"],
             active_seconds=data["active_seconds"] or 0,
-            ratings=ratings,
+            ratings=self._ratings() if self.project.rates else (),
             rubric_version=data["rubric_version"],
         )
+        errors = judgment_errors(judgment=judgment, project=self.project, item=self.item)
+        self._place({name: [message] for name, message in errors.items()})
+        data["judgment"] = judgment
+        return data
+
+    def _ratings(self) -> tuple[ResponseRating, ...]:
+        """The rating fields of every response of the item, as sent."""
+        criteria = current_criteria(self.project)
+        ratings = []
+        for response in self.item.responses.all():
+            scores: dict[str, int | None] = {}
+            rationales: dict[str, str] = {}
+            for criterion in criteria:
+                name = rating_field(response.position, criterion.key)
+                raw = str(self.data.get(name, "")).strip()
+                try:
+                    scores[criterion.key] = int(raw) if raw else None
+                except ValueError:
+                    scores[criterion.key] = -(10**6)  # out of every scale: reported as such
+                if self.data.get(name + "-rationale"):
+                    rationales[criterion.key] = str(self.data[name + "-rationale"])
+            ratings.append(
+                ResponseRating(
+                    position=response.position,
+                    scores=scores,
+                    rationales=rationales,
+                    not_ratable=bool(self.data.get(f"r{response.position}-not_ratable")),
+                    reason=str(self.data.get(f"r{response.position}-reason", "")),
+                )
+            )
+        return tuple(ratings)
 
     def add_service_errors(self, error: ValidationError) -> None:
-        """Put each of the service's errors on its field, its rating block, or the whole form."""
-        for name, messages in error.update_error_dict({}).items():
-            if name in self.fields:
+        """Put the submission service's errors where the expert will see them."""
+        self._place(error.update_error_dict({}))
+
+    def _place(self, errors: dict[str, list]) -> None:
+        """Each error on its field, its rating block, or the whole form."""
+        for name, messages in errors.items():
+            if name in self.SHOWN:
                 self.add_error(name, messages)
             elif name == "ratings" or (name.startswith("r") and name[1:2].isdigit()):
                 self.rating_errors[name] = " ".join(str(m) for m in messages)

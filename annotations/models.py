@@ -7,12 +7,13 @@ from django.db.models import Q
 from projects.models import Guideline, Item, Project, Response
 from projects.vocabulary import NOT_PREFERRING, PREFERRING, Preference, Strength
 
-# The longest text an expert may write in each free-text field. The labelling form, the API's
-# serializer and the services all read these, and the services enforce them, so the page and the
-# API refuse the same text with the same message (`too_long`).
+# The longest text an expert may write in each free-text field. The services enforce them (a
+# judgment's through `annotations.judging.judgment_errors`), so the page and the API refuse the
+# same text with the same message (`too_long`); the page reads them for its hints.
 RATIONALE_MAX_CHARS = 20_000  # an annotation's rationale
 CRITERION_NOTE_MAX_CHARS = 5_000  # the rationale given for one rubric criterion of one response
 REASON_MAX_CHARS = 2_000  # a skip's note, and why a response cannot be rated
+ACTIVE_SECONDS_MAX = 86_400  # the active time a judgment may report: a day
 
 
 def too_long(what: str, limit: int) -> str:

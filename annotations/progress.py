@@ -7,37 +7,37 @@ from django.db.models import Count, F, Q, QuerySet
 from django.db.models.fields.json import KeyTextTransform
 from django.utils import timezone
 
+from annotations.eligibility import open_gold, open_work
 from annotations.models import Annotation, Skip
 from annotations.queries import annotations_per_item, live_leases_per_item
-from annotations.services import items_eligible_for
+from labelhub.experts import expert_eligible_domains
 from labelhub.models import User
 from labelhub.pseudonyms import annotator_pseudonym
 from projects.models import Item, Project
 
 
 def items_left_for(*, expert: User, projects: QuerySet[Project]) -> dict[int, int]:
-    """Per project id: items `expert` has neither labelled nor skipped, among those they may be
-    sent (none unless vetted; only their domains and domainless items): the ones still short of
-    labels, and the gold checks.
+    """Per project id: how many items `expert` may still be served there, by serving's own rule
+    (`open_work` and `open_gold`): the real work open to them now, and the gold checks.
 
     Gold checks count like any other item, so the figure drops by one after each item whatever it
     was: otherwise an unchanged count would tell the expert they had just answered a check. They
     are served only mixed into real work (and only where the project has a gold rate), so they
     leave the count with the last real item.
     """
-    rows = (
-        items_eligible_for(Item.objects.filter(project__in=projects), expert=expert)
-        .exclude(annotations__expert=expert)
-        .exclude(skips__expert=expert)
-        .alias(n_done=annotations_per_item())
-        .values("project")
-        .annotate(
-            work=Count("pk", filter=Q(is_gold=False, n_done__lt=F("project__labels_per_item"))),
-            gold=Count("pk", filter=Q(is_gold=True, project__gold_percent__gt=0)),
-        )
-        .order_by()
-    )
-    return {row["project"]: row["work"] + row["gold"] for row in rows if row["work"]}
+    now, domains = timezone.now(), expert_eligible_domains(user=expert)
+    items = Item.objects.filter(project__in=projects)
+    overlap = F("project__labels_per_item")
+    work = _per_project(open_work(items, expert=expert, now=now, domains=domains, overlap=overlap))
+    if not work:
+        return {}
+    gold_rated = items.filter(project__in=list(work), project__gold_percent__gt=0)
+    gold = _per_project(open_gold(gold_rated, expert=expert, domains=domains))
+    return {project: n + gold.get(project, 0) for project, n in work.items()}
+
+
+def _per_project(items: QuerySet[Item]) -> dict[int, int]:
+    return dict(items.order_by().values("project").annotate(n=Count("pk")).values_list("project", "n"))
 
 
 @dataclass(frozen=True)

@@ -21,9 +21,9 @@ from annotations.progress import items_left_for, project_progress
 from annotations.queries import own_assignment
 from annotations.rating import rating_blocks
 from labelhub.audit import Action, audit_record
+from labelhub.experts import expert_status
 from labelhub.models import ExpertProfile
 from labelhub.resilience import safe_to_retry
-from labelhub.services import expert_status
 from labelhub.throttling import throttled
 from projects.guidelines import guideline_show
 from projects.models import Project
@@ -148,19 +148,18 @@ def submit(request: HttpRequest, code: str, assignment_id: int) -> HttpResponse:
     project = project_for(request.user, Perm.LABEL, code=code)
     assignment = _assignment(request, project, assignment_id)
     form = LabelForm(request.POST, project=project, item=assignment.item)
+    # Whatever is wrong, the page keeps what the expert typed and says what, field by field.
+    if not form.is_valid():
+        return _render_task(request, _task_context(project, assignment, form), status=422)
     try:
-        if not form.is_valid():
-            raise ValidationError(form.errors)
         services.annotation_submit(
             assignment=assignment,
             expert=request.user,
-            judgment=form.judgment(),
+            judgment=form.cleaned_data["judgment"],
             idempotency_key=form.cleaned_data["idempotency_key"],
         )
-    except ValidationError as error:
-        # Keep what the expert typed and say what is wrong, field by field.
-        if form.is_bound and not form.errors:
-            form.add_service_errors(error)
+    except ValidationError as error:  # what changed since the page was sent (a pause, a skip…)
+        form.add_service_errors(error)
         return _render_task(request, _task_context(project, assignment, form), status=422)
     except services.LeaseLost as lost:
         return _next_task(request, project, notice=str(lost))

@@ -1,5 +1,6 @@
-"""Expert vetting: the one way an expert profile's status changes, and who may be sent items.
-Below it, API tokens: made and revoked by their owner on the tokens page, both audited.
+"""Expert vetting: the one way an expert profile's status changes (what it lets an expert be
+sent is read in `labelhub.experts`). Below it, API tokens: made and revoked by their owner on
+the tokens page, both audited.
 
 The state machine is small on purpose:
 
@@ -14,14 +15,14 @@ written to the audit trail. Only staff move a status, and never their own.
 """
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import connection, transaction
+from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from labelhub.accounts import is_staff
 from labelhub.audit import Action, audit_record
-from labelhub.models import Domain, ExpertProfile, User
+from labelhub.models import ExpertProfile, User
 
 Status = ExpertProfile.Status
 
@@ -33,38 +34,6 @@ def expert_profile_for(*, user: User) -> ExpertProfile:
             user=user, defaults={"vetting_status": Status.APPLIED}
         )
     return profile
-
-
-def expert_status(*, user: User) -> str | None:
-    """The user's vetting status, or None when they have no expert profile."""
-    if not user.is_authenticated:
-        return None
-    return ExpertProfile.objects.filter(user=user).values_list("vetting_status", flat=True).first()
-
-
-def expert_eligible_domains(*, user: User) -> frozenset[str] | None:
-    """The domain slugs `user` is vetted for, or None when they may be sent no items at all.
-
-    An empty set still means "vetted": such an expert receives the items that have no domain.
-    """
-    if not user.is_authenticated:
-        return None
-    # One statement: a row per domain of a vetted profile, a single NULL row for a vetted profile
-    # with no domains, and no row at all when the user is not vetted. Hand-written: it runs on
-    # every lease and submission, and compiling the ORM's join cost more than running it.
-    through = ExpertProfile.domains.through._meta
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""SELECT d.slug FROM {ExpertProfile._meta.db_table} e
-                LEFT JOIN {through.db_table} ed ON ed.{through.get_field("expertprofile").column} = e.id
-                LEFT JOIN {Domain._meta.db_table} d ON d.id = ed.{through.get_field("domain").column}
-                WHERE e.user_id = %s AND e.vetting_status = %s""",
-            [user.pk, Status.VETTED],
-        )
-        rows = cursor.fetchall()
-    if not rows:
-        return None
-    return frozenset(slug for (slug,) in rows if slug)
 
 
 def expert_vet(*, profile: ExpertProfile, by: User, request: HttpRequest | None = None) -> ExpertProfile:

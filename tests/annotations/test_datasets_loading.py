@@ -6,7 +6,7 @@ import uuid
 import pytest
 
 from annotations.exports import PairOptions, export_lines
-from annotations.rating import ResponseRating
+from annotations.judging import ResponseRating
 from annotations.services import Judgment, annotation_submit, assignment_next, assignment_skip
 from projects.models import Project
 from projects.rubrics import CriterionSpec, rubric_save

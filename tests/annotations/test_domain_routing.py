@@ -10,15 +10,10 @@ import pytest
 from django.urls import reverse
 from rest_framework.test import APIClient
 
+from annotations.eligibility import item_eligible, items_eligible_for
 from annotations.models import Assignment
 from annotations.progress import items_left_for
-from annotations.services import (
-    Judgment,
-    annotation_submit,
-    assignment_next,
-    item_eligible,
-    items_eligible_for,
-)
+from annotations.services import Judgment, annotation_submit, assignment_next
 from labelhub.models import ExpertProfile
 from labelhub.services import expert_reinstate, expert_suspend
 from projects.models import Membership, Project

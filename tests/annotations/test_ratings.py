@@ -6,8 +6,8 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from annotations.exports.ratings import export_ratings
+from annotations.judging import ResponseRating
 from annotations.models import Annotation, Rating
-from annotations.rating import ResponseRating
 from annotations.services import Judgment, annotation_submit, assignment_next
 from labelhub.pseudonyms import annotator_pseudonym
 from projects.models import Project

@@ -11,19 +11,16 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
+from annotations.eligibility import item_eligible, item_has_room, items_open_to
 from annotations.models import Annotation, Assignment
 from annotations.progress import items_left_for, project_progress
-from annotations.services import (
-    Judgment,
-    annotation_submit,
-    assignment_next,
-    assignment_skip,
-    items_open_to,
-    next_open_item,
-)
+from annotations.services import Judgment, annotation_submit, assignment_next, assignment_skip
+from annotations.services.serving import next_open_item
+from labelhub.experts import expert_eligible_domains
+from labelhub.models import ExpertProfile
 from projects.models import Item, Membership, Project
 from tests.conftest import member
-from tests.factories import FixedDraws, ItemFactory
+from tests.factories import DomainFactory, FixedDraws, ItemFactory
 
 NO_GOLD = FixedDraws(0.99)  # no draw makes a gold check due
 GOLD_NOW = FixedDraws(0.0)  # every draw does
@@ -160,6 +157,33 @@ def test_items_left_drops_by_one_after_every_item_so_a_gold_check_cannot_be_told
     assert left[-1] == 0
 
 
+@pytest.mark.parametrize("shuffle", [False, True])
+@pytest.mark.parametrize("gold_percent", [0, 25])
+def test_the_items_left_are_what_serving_still_gives_while_others_hold_leases(
+    acme, annotator, annotator2, shuffle, gold_percent
+):
+    Project.objects.filter(pk=acme.pk).update(
+        labels_per_item=1, shuffle_items=shuffle, gold_percent=gold_percent
+    )
+    acme.refresh_from_db()
+    work = [ItemFactory(project=acme) for _ in range(6)]
+    gold = [ItemFactory(project=acme, is_gold=True, gold_answer={"preference": "a"}) for _ in range(2)]
+    held = assignment_next(project=acme, expert=annotator2, rng=NO_GOLD)  # its one slot, taken
+    rng = random.Random(7)
+    left = [items_left(acme, annotator)]
+    served = []
+    while (assignment := assignment_next(project=acme, expert=annotator, rng=rng)) is not None:
+        served.append(assignment.item)
+        submit(assignment, annotator)
+        left.append(items_left(acme, annotator))
+    assert held.item not in served
+    assert sorted(item.pk for item in served if not item.is_gold) == sorted(
+        item.pk for item in work if item != held.item
+    )
+    assert left[0] == len(work) - 1 + (len(gold) if gold_percent else 0)
+    assert left[-1] == 0  # nothing is left when nothing more is served
+
+
 def test_a_gold_item_is_not_limited_by_the_overlap(acme, annotator, annotator2, golden):
     first = assignment_next(project=acme, expert=annotator, rng=GOLD_NOW)
     second = assignment_next(project=acme, expert=annotator2, rng=GOLD_NOW)
@@ -248,15 +272,19 @@ def open_in_order_by_statement(project, expert, now, domains) -> list[str]:
 
 
 def open_in_order_by_orm(project, expert, now, domains) -> list[str]:
-    open_items = items_open_to(project=project, expert=expert, now=now, domains=domains).filter(is_gold=False)
+    open_items = items_open_to(project=project, expert=expert, now=now, domains=domains)
     ranked = open_items.order_by("-n_labels", "-priority", "pk")
     return list(ranked.values_list("external_id", flat=True))
 
 
 @pytest.mark.parametrize("overlap", [1, 2, 3])
-def test_the_serving_statement_agrees_with_items_open_to(acme, annotator, annotator2, overlap):
-    """next_open_item writes items_open_to's rule out by hand; over a project in every state an
-    item can be in, for several experts and eligibilities, both give the same items in one order."""
+def test_serving_its_room_check_and_the_items_left_agree_with_items_open_to(
+    acme, annotator, annotator2, overlap
+):
+    """The serving statement and the room check are `items_open_to` compiled once, and the items
+    left are counted by the same rule. Over a project in every state an item can be in, for
+    several experts, vettings and domains, project states and gold rates, all three agree (the
+    statement in the ORM's order)."""
     acme.labels_per_item = overlap
     acme.save()
     now = timezone.now()
@@ -267,12 +295,15 @@ def test_the_serving_statement_agrees_with_items_open_to(acme, annotator, annota
         "med": ("medicine", 0, False),
         "law": ("law", 1, False),
         "gold": ("", 9, True),
+        "gold-med": ("medicine", 0, True),
+        "gold-judged-by-1": ("", 0, True),
         "judged-by-2": ("", 0, False),
         "skipped-by-1": ("", 0, False),
         "leased-by-2": ("", 0, False),
         "lapsed-lease-by-3": ("", 0, False),
         "leased-by-1": ("", 0, False),
         "judged-by-1": ("", 0, False),
+        "judged-by-3-and-leased-by-two-others": ("", 0, False),
         "full": ("", 0, False),
     }
     items = {}
@@ -306,6 +337,7 @@ def test_the_serving_statement_agrees_with_items_open_to(acme, annotator, annota
 
     judge(items["judged-by-2"], annotator2)
     judge(items["judged-by-1"], annotator)
+    judge(items["gold-judged-by-1"], annotator)
     for filler in experts(acme, overlap):
         judge(items["full"], filler)
     skipped = lease(items["skipped-by-1"], annotator, now + timedelta(hours=1))
@@ -313,22 +345,50 @@ def test_the_serving_statement_agrees_with_items_open_to(acme, annotator, annota
     lease(items["leased-by-2"], annotator2, now + timedelta(hours=1))
     lease(items["lapsed-lease-by-3"], third, now - timedelta(minutes=1))
     lease(items["leased-by-1"], annotator, now + timedelta(hours=1))
+    busy = items["judged-by-3-and-leased-by-two-others"]
+    judge(busy, third)
+    for name in ("busy-1", "busy-2"):
+        lease(busy, member(acme, name, Membership.Role.EXPERT), now + timedelta(hours=1))
+    domains_of = {slug: DomainFactory(slug=slug) for slug in ("medicine", "law")}
     checked = 0
-    for status, required in (
-        (Project.Status.ACTIVE, ""),
-        (Project.Status.ACTIVE, "law"),
-        (Project.Status.PAUSED, ""),
+    for status, required, gold_percent in (
+        (Project.Status.ACTIVE, "", 0),
+        (Project.Status.ACTIVE, "", 20),
+        (Project.Status.ACTIVE, "law", 20),
+        (Project.Status.PAUSED, "", 20),
     ):
-        Project.objects.filter(pk=acme.pk).update(status=status, required_domain=required)
+        Project.objects.filter(pk=acme.pk).update(
+            status=status, required_domain=required, gold_percent=gold_percent
+        )
         acme.refresh_from_db()
         for expert in (annotator, annotator2, third):
-            for domains in (None, frozenset(), frozenset({"medicine"}), frozenset({"medicine", "law"})):
+            answered = set(expert.annotations.values_list("item", flat=True))
+            answered |= set(expert.skips.values_list("item", flat=True))
+            for vetting, slugs in (
+                (ExpertProfile.Status.VETTED, []),
+                (ExpertProfile.Status.VETTED, ["medicine"]),
+                (ExpertProfile.Status.VETTED, ["medicine", "law"]),
+                (ExpertProfile.Status.SUSPENDED, ["medicine"]),
+            ):
+                ExpertProfile.objects.filter(user=expert).update(vetting_status=vetting)
+                expert.expert_profile.domains.set([domains_of[slug] for slug in slugs])
+                domains = expert_eligible_domains(user=expert)
+                case = (status, required, gold_percent, expert, vetting, slugs)
                 by_orm = open_in_order_by_orm(acme, expert, now, domains)
-                assert open_in_order_by_statement(acme, expert, now, domains) == by_orm, (
-                    status,
-                    required,
-                    expert,
-                    domains,
-                )
+                assert open_in_order_by_statement(acme, expert, now, domains) == by_orm, case
+                unanswered = [
+                    item
+                    for item in items.values()
+                    if item.pk not in answered and item_eligible(item, project=acme, domains=domains)
+                ]
+                with_room = {
+                    item.external_id
+                    for item in unanswered
+                    if not item.is_gold and item_has_room(item=item, project=acme, expert=expert, now=now)
+                }
+                assert with_room == set(by_orm), case
+                # Gold checks are counted where the project has a gold rate, while real work is left.
+                gold_left = sum(item.is_gold for item in unanswered) if gold_percent else 0
+                assert items_left(acme, expert) == (len(by_orm) + gold_left if by_orm else 0), case
                 checked += len(by_orm)
     assert checked > 30  # most combinations do serve something

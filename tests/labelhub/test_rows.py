@@ -1,4 +1,5 @@
-"""Hand-written statements read and write model rows exactly as the ORM does, on either database."""
+"""Hand-written and compiled statements read and write model rows exactly as the ORM does, on
+either database."""
 
 import ast
 import os
@@ -9,12 +10,14 @@ from pathlib import Path
 
 import pytest
 from django.db import connection
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from annotations.models import Annotation, Assignment, Draft, Skip
 from annotations.services import Judgment, annotation_submit, assignment_next
-from labelhub.rows import columns, fetch, insert
+from labelhub.rows import Compiled, columns, fetch, insert
 from projects.models import Item
+from tests.factories import ItemFactory
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -84,6 +87,51 @@ def test_insert_stores_what_save_would(acme, acme_items, annotator):
     assert skip.created_at >= before  # auto_now_add, set as save() sets it
     assert values(Skip.objects.get(pk=skip.pk)) == values(skip)
     assert values(Draft.objects.get(pk=draft.pk)) == values(draft)
+
+
+def test_a_compiled_queryset_gives_the_orms_rows_for_new_values_compiling_once_per_shape(
+    acme, globex, annotator
+):
+    items = [ItemFactory(project=p, external_id=f"c-{n}") for p in (acme, globex) for n in range(4)]
+    now = timezone.now()
+    Assignment.objects.create(
+        project=acme,
+        item=items[1],
+        expert=annotator,
+        leased_at=now,
+        expires_at=now + timezone.timedelta(hours=1),
+    )
+    built = []
+
+    def leased_or_named(*, project: int, names: list[str], now) -> QuerySet[Item]:
+        built.append(project)
+        leased = Q(assignments__expires_at__gt=now)
+        return Item.objects.filter(leased | Q(external_id__in=names), project_id=project).order_by("-pk")
+
+    compiled = Compiled(leased_or_named)
+    for project, names in [
+        (acme, ["c-0"]),
+        (globex, ["c-2"]),
+        (acme, ["c-3", "c-2"]),
+        (globex, ["c-0", "c-1"]),
+        (acme, []),
+    ]:
+        sql, params = compiled.sql(project=project.pk, names=names, now=now)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            got = [row[0] for row in cursor.fetchall()]
+        expected = leased_or_named(project=project.pk, names=names, now=now)
+        assert got == list(expected.values_list("pk", flat=True))
+        first = compiled.first(project=project.pk, names=names, now=now)
+        assert values(first) == values(expected.first())
+    # Compiled once for each length of `names`, from stand-ins (the other builds are the ORM's here).
+    assert len([project for project in built if project not in (acme.pk, globex.pk)]) == 3
+
+
+def test_a_value_the_orm_writes_into_the_sql_text_is_refused_when_compiling(acme):
+    compiled = Compiled(lambda *, project, n: Item.objects.filter(project_id=project)[:n])
+    with pytest.raises(ValueError, match="n"):
+        compiled.sql(project=acme.pk, n=3)
 
 
 PREPARED = {"server_side_binding": True, "prepare_threshold": 5}

@@ -13,13 +13,12 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from labelhub.experts import expert_eligible_domains, expert_status
 from labelhub.models import AuditEvent, Domain, ExpertProfile
 from labelhub.services import (
-    expert_eligible_domains,
     expert_profile_for,
     expert_reinstate,
     expert_reject,
-    expert_status,
     expert_suspend,
     expert_vet,
 )

@@ -239,7 +239,9 @@ def test_the_audit_trail_names_and_filters_events_by_project(manager_client, acm
     assert f"?project_id={acme.pk}" in page and f"project_id={globex.pk}" not in page
     only = manager_client.get(changelist("labelhub.auditevent"), {"project_id": acme.pk}).content.decode()
     assert "acme-event" in only and "no-project-event" not in only
-    foreign = manager_client.get(changelist("labelhub.auditevent"), {"project_id": globex.pk}).content.decode()
+    foreign = manager_client.get(
+        changelist("labelhub.auditevent"), {"project_id": globex.pk}
+    ).content.decode()
     assert "globex-event" not in foreign
     assert manager_client.get(changelist("labelhub.auditevent"), {"project_id": "x"}).status_code == 200
 

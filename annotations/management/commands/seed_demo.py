@@ -13,8 +13,8 @@ from pathlib import Path
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from annotations.judging import ResponseRating
 from annotations.models import Annotation
-from annotations.rating import ResponseRating
 from annotations.services import Judgment, annotation_submit, assignment_next
 from labelhub.models import Domain, ExpertProfile, User
 from labelhub.services import expert_profile_for, expert_vet
