@@ -230,6 +230,8 @@ def krippendorff_alpha(frame: pd.DataFrame, *, level: Level, min_items: int = MI
 
     Missing judgments are simply absent: every item judged twice or more counts, whoever judged it.
     """
+    if level == "interval":
+        return _interval_alpha(frame, min_items)
     table = _pairable(frame, level)
     if not _enough(len(table), min_items):
         return None
@@ -242,6 +244,19 @@ def krippendorff_alpha(frame: pd.DataFrame, *, level: Level, min_items: int = MI
     if expected == 0:  # one value only
         return None
     return float(1 - (observed * distances).sum() / expected)
+
+
+def _interval_alpha(frame: pd.DataFrame, min_items: int) -> float | None:
+    """The interval alpha, the coincidence matrix's two sums in closed form: Σ o·δ² is
+    Σ_u m_u·s²_u over items (s²_u the item's sample variance) and Σ n_c·n_k·δ² / (n - 1) is n·s²
+    over all pairable judgments. Scores on a fine scale make no matrix of values x values."""
+    kept = judgments(frame, level="interval")
+    pairable = kept[kept.groupby(ITEM)[VALUE].transform("size") >= 2]
+    by_item = pairable.groupby(ITEM)[VALUE]
+    if not _enough(by_item.ngroups, min_items) or pairable[VALUE].nunique() < 2:
+        return None
+    within = (by_item.size() * by_item.var()).sum()
+    return float(1 - within / (len(pairable) * pairable[VALUE].var()))
 
 
 def expert_consensus(
@@ -291,9 +306,8 @@ def _against_majority(kept: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     items = pd.factorize(kept[ITEM])[0]
     values, domain = pd.factorize(kept[VALUE])
     size = len(domain)
-    counts = np.bincount(items * size + values, minlength=(items.max(initial=-1) + 1) * size).reshape(
-        -1, size
-    )
+    judged = items.max(initial=-1) + 1
+    counts = np.bincount(items * size + values, minlength=judged * size).reshape(judged, size)
     others = counts[items]
     rows = np.arange(len(values))
     others[rows, values] -= 1
