@@ -139,37 +139,51 @@ def pairwise_agreement(frame: pd.DataFrame, *, min_items: int = MIN_ITEMS) -> pd
     (first < second), `shared` (items both judged), `percent` (share of those they agree on) and
     `cohen_kappa` (NaN where undefined), ordered by pair."""
     kept = judgments(frame)
-    experts_codes, experts = pd.factorize(kept[EXPERT], sort=True)
-    codes = pd.DataFrame(
-        {
-            ITEM: pd.factorize(kept[ITEM])[0],
-            "e": experts_codes,
-            "v": pd.factorize(kept[VALUE], sort=True)[0],
-        }
+    expert_codes, experts = pd.factorize(kept[EXPERT], sort=True)
+    value_codes, values = pd.factorize(kept[VALUE], sort=True)
+    first, second, first_values, second_values = _judgment_pairs(
+        pd.factorize(kept[ITEM])[0], expert_codes, value_codes
     )
-    # Each pair of judgments of one item, once: as many rows as the items' pairs, not items x experts.
-    pairs = codes.merge(codes, on=ITEM, suffixes=("1", "2"))
-    pairs = pairs[pairs["e1"] < pairs["e2"]]
-    by_pair = pairs.groupby(["e1", "e2"])
-    agreeing = (pairs["v1"] == pairs["v2"]).groupby([pairs["e1"], pairs["e2"]]).sum()
-    table = pd.DataFrame({"shared": by_pair.size(), "agreed": agreeing})
-    table = table[table["shared"] >= max(min_items, 1)]
-    first_counts = pairs.groupby(["e1", "e2", "v1"]).size().rename_axis(["e1", "e2", "v"])
-    second_counts = pairs.groupby(["e1", "e2", "v2"]).size().rename_axis(["e1", "e2", "v"])
-    chance = first_counts.mul(second_counts, fill_value=0).groupby(level=["e1", "e2"]).sum()
-    chance = chance.reindex(table.index).to_numpy(dtype=float)
-    shared, agreed = table["shared"].to_numpy(), table["agreed"].to_numpy(dtype=float)
-    first_codes = table.index.get_level_values("e1")
-    second_codes = table.index.get_level_values("e2")
+    pair, keys = pd.factorize(first * len(experts) + second, sort=True)
+    shared = np.bincount(pair, minlength=len(keys))
+    agreed = np.bincount(pair, weights=first_values == second_values, minlength=len(keys))
+    # Each expert's count of each value on the items of the pair: Σ_k of their products is chance.
+    size = max(len(values), 1)
+    cells = len(keys) * size
+    counts_first = np.bincount(pair * size + first_values, minlength=cells).reshape(-1, size)
+    counts_second = np.bincount(pair * size + second_values, minlength=cells).reshape(-1, size)
+    chance = (counts_first * counts_second).sum(axis=1).astype(float)
+    enough = shared >= max(min_items, 1)
+    keys, shared, agreed, chance = keys[enough], shared[enough], agreed[enough], chance[enough]
     return pd.DataFrame(
         {
-            "first": experts[first_codes],
-            "second": experts[second_codes],
+            "first": experts[keys // len(experts)],
+            "second": experts[keys % len(experts)],
             "shared": shared,
             "percent": agreed / shared,
             "cohen_kappa": _kappa(agreed, shared, chance),
         }
     )
+
+
+def _judgment_pairs(items: np.ndarray, experts: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Each pair of judgments of one item, once, as (expert, other expert, their values) with the
+    first expert's code the lower: as many rows as the items' pairs, never items x experts."""
+    order = np.argsort(items, kind="stable")
+    items, experts, values = items[order], experts[order], values[order]
+    judged = np.bincount(items)
+    rank = np.arange(len(items)) - (np.cumsum(judged) - judged)[items]
+    left, right = [], []
+    # The pairs d rows apart within an item, for each d: a loop over the most judgments of an item.
+    for distance in range(1, judged.max(initial=0)):
+        here = np.flatnonzero(rank + distance < judged[items])
+        left.append(here)
+        right.append(here + distance)
+    left = np.concatenate(left) if left else np.zeros(0, dtype=np.intp)
+    right = np.concatenate(right) if right else np.zeros(0, dtype=np.intp)
+    swap = experts[left] > experts[right]
+    low, high = np.where(swap, right, left), np.where(swap, left, right)
+    return experts[low], experts[high], values[low], values[high]
 
 
 def fleiss_kappa(frame: pd.DataFrame, *, min_items: int = MIN_ITEMS) -> float | None:
