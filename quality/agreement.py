@@ -15,8 +15,9 @@ or where the figure is undefined (everyone gave one and the same value, so there
 agreement to correct for), the answer is None, or NaN in a table: never a 0, which would read as
 "no better than chance".
 
-The work is vectorised over items (group-bys, count tables, matrix products); the only Python loops
-run over the values of a scale.
+The work is vectorised over items (group-bys, count tables, matrix products): no Python loop
+runs over items or judgments. 100,000 annotations take about 0.2 s for every figure together
+(benchmarks/quality_bench.py).
 """
 
 from typing import Literal
