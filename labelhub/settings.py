@@ -88,6 +88,7 @@ INSTALLED_APPS = [
     "labelhub",
     "projects",
     "annotations",
+    "quality",
 ]
 
 MIDDLEWARE = [
