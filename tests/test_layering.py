@@ -1,4 +1,5 @@
-"""Dependencies point one way: the core (labelhub) <- projects <- annotations <- the apps above.
+"""Dependencies point one way: the core (labelhub) <- projects <- annotations <- quality and the
+apps above.
 
 Nothing lower imports a higher app, at run time or in its migrations."""
 
@@ -14,6 +15,7 @@ BELOW = {
     "labelhub": set(),
     "projects": {"labelhub"},
     "annotations": {"labelhub", "projects"},
+    "quality": {"labelhub", "projects", "annotations"},
 }
 FIRST_PARTY = {"labelhub", "projects", "annotations", "quality"}
 

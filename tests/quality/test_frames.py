@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from annotations.models import Annotation
-from annotations.rating import ResponseRating
+from annotations.judging import ResponseRating
 from annotations.services import Judgment, annotation_submit, assignment_next
 from projects.models import Project, Response
 from projects.rubrics import CriterionSpec, rubric_save
