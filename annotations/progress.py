@@ -4,12 +4,11 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db.models import Count, F, Q, QuerySet
-from django.db.models.fields.json import KeyTextTransform
 from django.utils import timezone
 
 from annotations.eligibility import open_gold, open_work
 from annotations.models import Annotation, Skip
-from annotations.queries import annotations_per_item, live_leases_per_item
+from annotations.queries import annotations_per_item, gold_correct, live_leases_per_item
 from labelhub.experts import expert_eligible_domains
 from labelhub.models import User
 from labelhub.pseudonyms import annotator_pseudonym
@@ -102,9 +101,7 @@ def project_progress(project: Project, *, identify_experts: bool = False) -> Pro
         .annotate(
             n=Count("pk"),
             gold_answered=Count("pk", filter=gold),
-            gold_correct=Count(
-                "pk", filter=gold & Q(preference=KeyTextTransform("preference", "item__gold_answer"))
-            ),
+            gold_correct=Count("pk", filter=gold_correct()),
         )
         .order_by("-n", "expert")
     )

@@ -4,12 +4,23 @@ from datetime import datetime
 
 from django.db import connection
 from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery
+from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Coalesce
 from django.http import Http404
 
 from annotations.models import Annotation, Assignment
 from labelhub.rows import columns, fetch
 from projects.models import Item, Response
+
+
+def gold_expected() -> KeyTextTransform:
+    """For an annotation, the answer its item expects if it is a gold check: an annotation is
+    correct gold when its preference equals this (progress pages and quality figures alike)."""
+    return KeyTextTransform("preference", "item__gold_answer")
+
+
+def gold_correct() -> Q:
+    return Q(item__is_gold=True, preference=gold_expected())
 
 
 def per_item_count(queryset: QuerySet) -> Coalesce:

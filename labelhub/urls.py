@@ -27,4 +27,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("projects.urls")),
     path("", include("annotations.urls")),
+    path("", include("quality.urls")),
 ]
