@@ -5,7 +5,8 @@
 
 No database: the frames are built in memory the way `quality.frames` builds them (a choice and a
 signed strength per annotation, and each rubric criterion scored on both responses), then every
-figure of `quality.agreement` is computed once and timed. Target: under 2 s in all. The last line
+figure of `quality.agreement`, Dawid-Skene consensus (all its iterations) and the position bias of
+`quality.bias` is computed once and timed. Target: under 2 s in all. The last line
 is JSON: {"annotations": N, "seconds_total": S}.
 """
 
@@ -20,7 +21,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from quality import agreement
+from quality import agreement, bias, consensus
 
 CHOICES = np.array(["a", "b", "tie", "both_bad"], dtype=object)
 
@@ -81,6 +82,16 @@ def main() -> None:
         "expert vs consensus, choice": lambda: agreement.expert_consensus(choices),
         "expert vs consensus, strength": lambda: agreement.expert_consensus(strengths, level="ordinal"),
     }
+    labelled = choices.rename(columns={"value": "label"})
+    sided = pd.DataFrame(
+        {
+            "expert": choices["expert"],
+            "preference": choices["value"],
+            "shown_left": np.random.default_rng(args.seed).integers(0, 2, len(choices)),
+        }
+    )
+    figures["Dawid-Skene, every iteration"] = lambda: consensus.dawid_skene(labelled, tol=1e-300).items
+    figures["position bias per expert"] = lambda: bias.position_bias(sided)
     for key, frame in criteria.items():
         figures[f"alpha, interval ({key})"] = lambda frame=frame: agreement.krippendorff_alpha(
             frame, level="interval"
