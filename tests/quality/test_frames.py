@@ -6,8 +6,8 @@ import uuid
 import pandas as pd
 import pytest
 
-from annotations.models import Annotation
 from annotations.judging import ResponseRating
+from annotations.models import Annotation
 from annotations.services import Judgment, annotation_submit, assignment_next
 from projects.models import Project, Response
 from projects.rubrics import CriterionSpec, rubric_save
