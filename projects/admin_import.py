@@ -1,6 +1,6 @@
 """Importing items through the admin: upload and check, then confirm.
 
-The same reader (`projects.importing`) and the same service (`projects.services`) as the
+The same reader (`projects.importing`) and the same services (`projects.services`) as the
 `import_items` command, so the rules cannot drift apart. Checking a file parses and plans it
 without writing anything and keeps the upload on disk under a random name. The confirmation
 carries only a signed token naming that file, the user, the project, the format and the file's

@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 
 from labelhub.fastjson import TooDeep, canonical_json, checked_loads, has_float
+from projects.models import ProjectKind
 from projects.vocabulary import Preference
 
 CHAT_ROLES = ("system", "user", "assistant")
@@ -106,7 +107,8 @@ class ResponseRule:
 
     minimum: int
     maximum: int
-    project_kind: str
+    project_kind: str  # the kind in the words of an error message
+    compares: bool  # whether its items compare responses, and so may have a gold answer
 
     def check(self, count: int) -> None:
         if self.minimum == self.maximum and count != self.minimum:
@@ -121,11 +123,11 @@ class ResponseRule:
             )
 
 
-# Project.Kind values; a comparison needs exactly two responses, a rubric rates one or more.
+# By project kind; a comparison needs exactly two responses, a rubric rates one or more.
 RESPONSE_RULES = {
-    "pairwise": ResponseRule(2, 2, "pairwise"),
-    "both": ResponseRule(2, 2, "rate-then-choose"),
-    "rubric": ResponseRule(1, MAX_RESPONSES, "rubric"),
+    ProjectKind.PAIRWISE: ResponseRule(2, 2, "pairwise", compares=True),
+    ProjectKind.BOTH: ResponseRule(2, 2, "rate-then-choose", compares=True),
+    ProjectKind.RUBRIC: ResponseRule(1, MAX_RESPONSES, "rubric", compares=False),
 }
 
 
@@ -302,7 +304,7 @@ def _priority(value: Any) -> int:
 def _gold(value: Any, rule: ResponseRule) -> str:
     if value is None or value == "":
         return ""
-    if rule.project_kind == "rubric":
+    if not rule.compares:
         raise _Invalid("'gold' answers a comparison; a rubric project's items have none")
     if value not in GOLD_ANSWERS:
         raise _Invalid(
@@ -449,7 +451,7 @@ class ItemStream:
     most: int
 
 
-def read_items(data: bytes | str, *, fmt: str, kind: str = "pairwise") -> ItemStream:
+def read_items(data: bytes | str, *, fmt: str, kind: str = ProjectKind.PAIRWISE) -> ItemStream:
     """Read a whole file for a project of `kind` lazily: each line is checked as it is reached."""
     rule = RESPONSE_RULES[kind]
     if isinstance(data, bytes):
@@ -484,7 +486,7 @@ def _checked(records: Iterator[tuple[int, ItemRecord | LineError]]) -> Iterator[
         yield LineError(1, "the file holds no items")
 
 
-def parse_items(data: bytes | str, *, fmt: str, kind: str = "pairwise") -> ParseResult:
+def parse_items(data: bytes | str, *, fmt: str, kind: str = ProjectKind.PAIRWISE) -> ParseResult:
     """Parse a whole file for a project of `kind`. Every problem is reported, not only the first."""
     items: list[ItemRecord] = []
     errors: list[LineError] = []

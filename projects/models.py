@@ -21,16 +21,23 @@ class Client(models.Model):
         return self.name
 
 
-class Project(models.Model):
-    class Kind(models.TextChoices):
-        PAIRWISE = "pairwise", "Pairwise comparison"
-        RUBRIC = "rubric", "Rubric rating"
-        BOTH = "both", "Rate each response, then choose"
+# The vocabularies live beside their models rather than inside them, so that each model's check
+# constraints can name their values (a Meta cannot see its model's class body).
+class ProjectKind(models.TextChoices):
+    PAIRWISE = "pairwise", "Pairwise comparison"
+    RUBRIC = "rubric", "Rubric rating"
+    BOTH = "both", "Rate each response, then choose"
 
-    class Status(models.TextChoices):
-        ACTIVE = "active", "Active"
-        PAUSED = "paused", "Paused (serves no items)"
-        ARCHIVED = "archived", "Archived (finished: serves no items)"
+
+class ProjectStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    PAUSED = "paused", "Paused (serves no items)"
+    ARCHIVED = "archived", "Archived (finished: serves no items)"
+
+
+class Project(models.Model):
+    Kind = ProjectKind
+    Status = ProjectStatus
 
     class StrengthScale(models.TextChoices):
         NONE = "none", "Not asked"
@@ -103,10 +110,10 @@ class Project(models.Model):
                 condition=models.Q(lease_minutes__gte=1), name="project_lease_minutes_positive"
             ),
             models.CheckConstraint(
-                condition=models.Q(kind__in=["pairwise", "rubric", "both"]), name="project_kind_valid"
+                condition=models.Q(kind__in=ProjectKind.values), name="project_kind_valid"
             ),
             models.CheckConstraint(
-                condition=models.Q(status__in=["active", "paused", "archived"]), name="project_status_valid"
+                condition=models.Q(status__in=ProjectStatus.values), name="project_status_valid"
             ),
             models.CheckConstraint(
                 condition=models.Q(gold_percent__lte=50), name="project_gold_percent_at_most_half"
@@ -206,12 +213,15 @@ class ProjectGroupObjectPermission(GroupObjectPermissionBase):
     content_object = models.ForeignKey(Project, on_delete=models.CASCADE)
 
 
+class MembershipRole(models.TextChoices):
+    EXPERT = "expert", "Expert"
+    REVIEWER = "reviewer", "Reviewer"
+    MANAGER = "manager", "Manager"
+    VIEWER = "viewer", "Client viewer"
+
+
 class Membership(models.Model):
-    class Role(models.TextChoices):
-        EXPERT = "expert", "Expert"
-        REVIEWER = "reviewer", "Reviewer"
-        MANAGER = "manager", "Manager"
-        VIEWER = "viewer", "Client viewer"
+    Role = MembershipRole
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
@@ -237,7 +247,7 @@ class Membership(models.Model):
                 name="membership_one_role_per_project",
             ),
             models.CheckConstraint(
-                condition=models.Q(role__in=["expert", "reviewer", "manager", "viewer"]),
+                condition=models.Q(role__in=MembershipRole.values),
                 name="membership_role_valid",
             ),
         ]
