@@ -39,8 +39,22 @@ def safe_to_retry[V](view: V) -> V:
     """
     if isinstance(view, type):
         view.dispatch = _retrying(view.dispatch, request_at=1)  # type: ignore[attr-defined]
+        if hasattr(view, "check_throttles"):  # DRF's: a retry is not another request to count
+            view.check_throttles = _counted_once(view.check_throttles)  # type: ignore[attr-defined]
         return view
     return _retrying(view, request_at=0)  # type: ignore[arg-type,return-value]
+
+
+def _counted_once(check_throttles: Callable) -> Callable:
+    @functools.wraps(check_throttles)
+    def check(self: Any, request: Any) -> None:
+        django_request = getattr(request, "_request", request)
+        if getattr(django_request, "_rate_counted", False):
+            return
+        check_throttles(self, request)
+        django_request._rate_counted = True  # the same mark as labelhub.throttling's
+
+    return check
 
 
 def _retrying(func: Callable, *, request_at: int) -> Callable:

@@ -44,9 +44,13 @@ def throttled(*, json: bool = False) -> Callable[[Callable[..., HttpResponse]], 
     def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         @wraps(view)
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            wait = over_rate(request)
-            if wait is not None:
-                return too_many_requests(request, wait, json=json)
+            # Counted once per request: a view retried after the database dropped
+            # (labelhub.resilience) runs this again, and a retry is not another request.
+            if not getattr(request, "_rate_counted", False):
+                request._rate_counted = True  # type: ignore[attr-defined]
+                wait = over_rate(request)
+                if wait is not None:
+                    return too_many_requests(request, wait, json=json)
             return view(request, *args, **kwargs)
 
         return wrapper

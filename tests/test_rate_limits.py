@@ -179,3 +179,60 @@ def test_with_nothing_left_reloading_records_one_guideline_view_per_lease_length
     for _ in range(3):
         assert "All done" in client.get(label).content.decode()
     assert guideline_views() == (1, 1)
+
+
+def test_a_submit_retried_after_the_database_dropped_counts_once_against_the_rate(
+    transactional_db, client, acme, annotator, held, tight_rates, monkeypatch
+):
+    # Outside a test transaction: within one a lost connection is the transaction's owner's.
+    from django.db.utils import OperationalError
+
+    from annotations import services
+    from labelhub import resilience
+
+    monkeypatch.setattr(resilience.time, "sleep", lambda seconds: None)
+    api = api_for(annotator)
+    for _ in range(2):  # two of the three requests a minute are used
+        assert (
+            api.post(reverse("annotations:api-next", args=[acme.code]), {}, format="json").status_code == 200
+        )
+    real, calls = services.annotation_submit, {"n": 0}
+
+    def drops_once(**kwargs):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise OperationalError("server closed the connection unexpectedly")
+        return real(**kwargs)
+
+    monkeypatch.setattr(services, "annotation_submit", drops_once)
+    client.force_login(annotator)
+    _, url, data = label_requests(acme, held)["submit"]
+    response = client.post(url, data)
+    assert response.status_code == 302 and calls["n"] == 2  # the third request, retried, not a fourth
+    assert Annotation.objects.filter(assignment=held).count() == 1
+
+
+def test_an_api_call_retried_after_the_database_dropped_counts_once_against_the_rate(
+    transactional_db, acme, annotator, held, tight_rates, monkeypatch
+):
+    from django.db.utils import OperationalError
+
+    from annotations import services
+    from labelhub import resilience
+
+    monkeypatch.setattr(resilience.time, "sleep", lambda seconds: None)
+    real, calls = services.assignment_next, {"n": 0}
+
+    def drops_twice(**kwargs):
+        calls["n"] += 1
+        if calls["n"] <= 2:
+            raise OperationalError("server closed the connection unexpectedly")
+        return real(**kwargs)
+
+    monkeypatch.setattr(services, "assignment_next", drops_twice)
+    api = api_for(annotator)
+    url = reverse("annotations:api-next", args=[acme.code])
+    assert api.post(url, {}, format="json").status_code == 200 and calls["n"] == 3
+    monkeypatch.setattr(services, "assignment_next", real)
+    # Three a minute: the retried call was one of them, so two more are allowed, then no more.
+    assert [api.post(url, {}, format="json").status_code for _ in range(3)] == [200, 200, 429]
