@@ -1,5 +1,6 @@
 """Path converters shared by the apps' URLconfs (registered once, in `LabelhubConfig.ready`)."""
 
+import re
 from functools import cache
 
 from django.conf import settings
@@ -33,3 +34,14 @@ class PrimaryKeyConverter:
 
     def to_url(self, value: int) -> str:
         return str(value)
+
+
+def as_pk(raw: str) -> int | None:
+    """`raw` (e.g. a query parameter) as a row's id, or None when no row could have it: only ASCII
+    digits within the primary keys' range (`"²".isdigit()` is true, yet no id)."""
+    if not re.fullmatch(PrimaryKeyConverter.regex, raw or ""):
+        return None
+    try:
+        return PrimaryKeyConverter().to_python(raw)
+    except ValueError:
+        return None

@@ -9,12 +9,14 @@ from django.contrib import admin
 from django.db.models import Count, F, OuterRef, QuerySet, Subquery
 from django.http import HttpRequest, QueryDict
 
+from labelhub.converters import as_pk
 from labelhub.markdown import render_markdown
 from labelhub.models import AuditEvent
 
 # The memberships' admin and its expert finder live in their own module; importing it registers them.
 from projects import admin_members  # noqa: F401
 from projects.admin_site import ProjectScopedAdmin, ProjectScopedInline, project_choices
+from projects.importing import prompt_problem
 from projects.models import Client, Guideline, Item, Project, Response, RubricCriterion
 from projects.permissions import is_staff
 from projects.queries import ITEM_CONTENT_FIELDS, clients_managed_by, labelled_items
@@ -217,8 +219,20 @@ class SkippedFilter(admin.SimpleListFilter):
         return queryset.alias(n_skips=Count("skips")).filter(n_skips__gte=least)
 
 
+class ItemForm(forms.ModelForm):
+    """An item as the admin edits it: its prompt follows the import's rule."""
+
+    def clean_prompt(self) -> Any:
+        prompt = self.cleaned_data.get("prompt")
+        problem = prompt_problem(prompt)
+        if problem:
+            raise forms.ValidationError(problem)
+        return prompt
+
+
 @admin.register(Item)
 class ItemAdmin(ProjectScopedAdmin):
+    form = ItemForm
     list_display = ["external_id", "project", "domain", "priority", "n_labels", "is_gold", "created_at"]
     list_editable = ["priority"]
     list_filter = ["project", LabellingStatusFilter, SkippedFilter, "domain", "is_gold", "is_chat"]
@@ -326,7 +340,8 @@ class AuditProjectFilter(admin.SimpleListFilter):
         value = self.value() or ""
         if not value:
             return queryset
-        return queryset.filter(project_id=int(value)) if value.isdigit() else queryset.none()
+        pk = as_pk(value)
+        return queryset.filter(project_id=pk) if pk is not None else queryset.none()
 
 
 @admin.register(AuditEvent)

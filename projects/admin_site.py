@@ -24,6 +24,7 @@ from django.urls import path
 
 from labelhub import forms
 from labelhub.admin_audit import AuditedAdminMixin
+from labelhub.converters import as_pk
 from labelhub.models import User
 from projects.models import Project
 from projects.permissions import Perm, is_staff, projects_for
@@ -204,7 +205,8 @@ class ProjectScopedAdmin(AuditedAdminMixin, admin.ModelAdmin):
 
     def managed_project(self, request: HttpRequest, raw: str) -> Project | None:
         """The project with id `raw` if the user manages it, else None (never someone else's)."""
-        return projects_for(request.user, Perm.MANAGE).filter(pk=raw).first() if raw.isdigit() else None
+        pk = as_pk(raw)
+        return projects_for(request.user, Perm.MANAGE).filter(pk=pk).first() if pk is not None else None
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         queryset = super().get_queryset(request)

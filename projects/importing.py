@@ -211,6 +211,15 @@ def _type_name(value: Any) -> str:
     )
 
 
+def prompt_problem(value: Any) -> str | None:
+    """What is wrong with `value` as an item's prompt (the import's rule), or None."""
+    try:
+        _prompt(value)
+    except _Invalid as invalid:
+        return str(invalid)
+    return None
+
+
 def _prompt(value: Any) -> str | list[dict[str, str]]:
     if isinstance(value, str):
         return _text(value, "'prompt'")

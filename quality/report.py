@@ -76,9 +76,12 @@ def _judgments(project: Project) -> pd.DataFrame:
 
 
 def _prompt_chars(prompt: Any) -> int:
+    """The characters an expert reads in a prompt: its text, or its messages' contents."""
     if isinstance(prompt, str):
         return len(prompt)
-    return sum(len(str(turn.get("content", ""))) for turn in prompt or () if isinstance(turn, dict))
+    if isinstance(prompt, list):
+        return sum(len(str(turn.get("content", ""))) for turn in prompt if isinstance(turn, dict))
+    return 0
 
 
 def project_quality(project: Project, *, identify_experts: bool = False) -> QualityReport:

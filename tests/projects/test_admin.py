@@ -194,6 +194,33 @@ def test_saving_guidelines_in_the_admin_publishes_a_new_version(manager_client, 
     assert list(acme.guidelines.values_list("version", flat=True)) == [2, 1]
 
 
+@pytest.mark.parametrize(
+    ("prompt", "message"),
+    [
+        ("42", "&#x27;prompt&#x27; must be a string or a list of chat messages, got"),
+        ('[{"role": "user"}]', "&#x27;prompt[0]&#x27;.content"),
+        ('[{"role": "assistant", "content": "Hi"}]', "must end with a &#x27;user&#x27; message"),
+    ],
+)
+def test_an_items_prompt_edited_in_the_admin_follows_the_imports_rule(
+    manager_client, acme, acme_items, prompt, message
+):
+    item = acme_items[0]
+    data = {
+        "project": acme.pk,
+        "external_id": item.external_id,
+        "prompt": prompt,
+        "domain": "",
+        "metadata": "{}",
+        "priority": "0",
+        "responses-TOTAL_FORMS": "0",
+        "responses-INITIAL_FORMS": "0",
+    }
+    response = manager_client.post(admin_url(item), data)
+    assert response.status_code == 200 and message in response.content.decode()
+    assert Item.objects.get(pk=item.pk).prompt == item.prompt
+
+
 def test_changes_to_items_in_the_admin_are_audited(manager_client, acme, acme_items, manager):
     item = acme_items[0]
     data = {

@@ -312,3 +312,13 @@ def test_staff_deleting_annotations_in_bulk_keeps_every_items_label_count(
     )
     assert counts == {acme_items[0].pk: 0, acme_items[1].pk: 1}
     assert list(Annotation.objects.values_list("pk", flat=True)) == [kept.pk]
+
+
+@pytest.mark.parametrize("raw", ["²", "٣", "9" * 5000, "-1", "1e3"])
+def test_a_project_id_in_a_query_that_no_row_could_have_is_ignored_not_a_500(manager_client, acme, raw):
+    for url, name in (
+        (reverse("admin:projects_membership_add"), "project"),
+        (reverse("admin:projects_guideline_add"), "project"),
+        (reverse("admin:labelhub_auditevent_changelist"), "project_id"),
+    ):
+        assert manager_client.get(url, {name: raw}).status_code == 200, (url, raw)
