@@ -131,3 +131,20 @@ def test_the_page_says_when_there_is_not_enough_data(client, acme, manager):
     client.force_login(manager)
     page = client.get(page_url(acme)).content.decode()
     assert "not enough data" in page and "Nobody has labelled anything yet." in page
+
+
+def test_the_characters_read_count_a_prompts_text_or_its_messages_and_nothing_else():
+    from quality.report import _prompt_chars
+
+    assert _prompt_chars("abc") == 3
+    assert _prompt_chars([{"role": "user", "content": "ab"}, {"role": "assistant", "content": "c"}]) == 3
+    assert _prompt_chars(42) == _prompt_chars(None) == 0
+
+
+def test_the_quality_page_is_under_the_per_user_rate(client, judged, manager, monkeypatch):
+    from rest_framework.throttling import UserRateThrottle
+
+    monkeypatch.setattr(UserRateThrottle, "THROTTLE_RATES", {"user": "1/min", "anon": "1/min"})
+    client.force_login(manager)
+    assert client.get(page_url(judged)).status_code == 200
+    assert client.get(page_url(judged)).status_code == 429
