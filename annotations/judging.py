@@ -18,10 +18,12 @@ from annotations.models import (
 )
 from projects.models import Item, Project, RubricCriterion
 from projects.rubrics import current_criteria
+from projects.vocabulary import NOT_PREFERRING, Preference
 
 # What the expert clicked, in display terms ("A" is the response shown on the left); the
 # submission maps it to the item's own response positions.
-DISPLAY_CHOICES = ("A", "B", "tie", "both_bad")
+SIDES = ("A", "B")  # a choice of a side, which may say by how much
+DISPLAY_CHOICES = (*SIDES, *NOT_PREFERRING)
 
 
 @dataclass(frozen=True)
@@ -70,11 +72,11 @@ def judgment_errors(*, judgment: Judgment, project: Project, item: Item) -> dict
 def _choice_errors(judgment: Judgment, *, project: Project) -> dict[str, str]:
     if judgment.choice not in DISPLAY_CHOICES:
         return {"choice": "Choose A, B, tie or both bad."}
-    if judgment.choice == "tie" and not project.allow_tie:
+    if judgment.choice == Preference.TIE and not project.allow_tie:
         return {"choice": "This project does not allow ties; choose the better response."}
-    if judgment.choice == "both_bad" and not project.allow_both_bad:
+    if judgment.choice == Preference.BOTH_BAD and not project.allow_both_bad:
         return {"choice": "This project does not allow 'both are bad'; choose the better response."}
-    asked = judgment.choice in ("A", "B") and project.asks_strength
+    asked = judgment.choice in SIDES and project.asks_strength
     if (asked or judgment.strength is not None) and judgment.strength not in Annotation.Strength.values:
         return {"strength": "Say how much better: slightly, clearly or much."}
     return {}

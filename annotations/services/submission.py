@@ -20,6 +20,7 @@ from labelhub.models import User
 from labelhub.rows import columns, fetch, insert
 from projects.guidelines import current_guideline_id
 from projects.models import Item, Project
+from projects.vocabulary import NOT_PREFERRING
 
 Status = Assignment.Status
 
@@ -37,7 +38,7 @@ class KeyReused(Exception):
 
 def _preference(choice: str, shown_left: int) -> tuple[str, bool]:
     """Canonical preference for a display choice; also whether it names a response."""
-    if choice in ("tie", "both_bad"):
+    if choice in NOT_PREFERRING:
         return choice, False
     position = shown_left if choice == "A" else 1 - shown_left
     return ("a" if position == 0 else "b"), True
