@@ -205,4 +205,8 @@ class ApiExportForm(ExportForm):
         for name in self.fields:
             if name in self.data and self.data[name] == "":
                 self.add_error(name, "Give a value, or leave the parameter out.")
+        unknown = sorted(set(self.data) - set(self.fields))
+        if unknown:
+            # A misspelt option (`aggregrate=majority`) would otherwise be ignored without a word.
+            self.add_error(None, f"Unknown parameter(s): {', '.join(map(repr, unknown))}.")
         return super().clean()

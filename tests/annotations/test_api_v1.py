@@ -145,3 +145,12 @@ def test_the_export_refuses_what_its_schema_does_not_allow(manager, judged, quer
     name = query[1:].split("=")[0]
     assert response.status_code == 400 and name in response.json()
     assert not AuditEvent.objects.filter(action=AuditEvent.Action.EXPORT_DOWNLOADED).exists()
+
+
+def test_an_export_parameter_the_api_does_not_know_is_refused_not_ignored(manager, judged):
+    response = api_for(manager).get(
+        reverse("annotations:api-export", kwargs={"slug": judged.slug}),
+        {"format": "pairs", "aggregrate": "majority", "": "null"},
+    )
+    assert response.status_code == 400
+    assert "Unknown parameter(s): '', 'aggregrate'." in str(response.json())
