@@ -92,10 +92,14 @@ def project_quality(project: Project, *, identify_experts: bool = False) -> Qual
     if not project.rates:
         agreement.pop("krippendorff_alpha_interval", None)
     judged = _judgments(project)
-    per_expert = Annotation.objects.filter(project=project).order_by().values_list(EXPERT, flat=True)
-    labelled = pd.Series(list(per_expert), dtype="int64").value_counts()
-    table = pd.DataFrame(index=labelled.index.sort_values())
-    table["labels"] = labelled
+    # Every annotation counts as a label (rubric-only ones too): one read gives counts and names.
+    labellers = pd.DataFrame(
+        list(
+            Annotation.objects.filter(project=project).order_by().values_list("expert_id", "expert__username")
+        ),
+        columns=[EXPERT, "username"],
+    )
+    table = pd.DataFrame({"labels": labellers[EXPERT].value_counts()}).sort_index()
     gold = judged[judged["is_gold"]]
     if len(gold):
         accuracy = gold_accuracy(
@@ -107,7 +111,7 @@ def project_quality(project: Project, *, identify_experts: bool = False) -> Qual
         table = table.join(consensus[["agreement"]].rename(columns={"agreement": "agreement_with_consensus"}))
         table = table.join(position_bias(judged)[["left_share", "left_p_value"]])
         table = table.join(speed(judged)[["median_seconds_per_1k_chars"]])
-    usernames = _usernames(project) if identify_experts else {}
+    usernames = dict(zip(labellers[EXPERT], labellers["username"], strict=True)) if identify_experts else {}
     experts = []
     for row in records(table, index=EXPERT):
         user_id = row[EXPERT]
@@ -127,12 +131,3 @@ def project_quality(project: Project, *, identify_experts: bool = False) -> Qual
             }
         )
     return QualityReport(agreement=agreement, experts=experts)
-
-
-def _usernames(project: Project) -> dict[int, str]:
-    return dict(
-        Annotation.objects.filter(project=project)
-        .order_by()
-        .values_list("expert_id", "expert__username")
-        .distinct()
-    )
