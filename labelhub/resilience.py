@@ -19,6 +19,8 @@ from django.db.utils import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse, RawPostDataException
 from django.shortcuts import render
 
+from labelhub.throttling import already_counted, mark_counted
+
 logger = logging.getLogger(__name__)
 
 DATABASE_DOWN = (OperationalError, InterfaceError)
@@ -48,11 +50,11 @@ def safe_to_retry[V](view: V) -> V:
 def _counted_once(check_throttles: Callable) -> Callable:
     @functools.wraps(check_throttles)
     def check(self: Any, request: Any) -> None:
-        django_request = getattr(request, "_request", request)
-        if getattr(django_request, "_rate_counted", False):
+        django_request = getattr(request, "_request", request)  # DRF's request wraps Django's
+        if already_counted(django_request):
             return
         check_throttles(self, request)
-        django_request._rate_counted = True  # the same mark as labelhub.throttling's
+        mark_counted(django_request)
 
     return check
 

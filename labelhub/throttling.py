@@ -14,6 +14,18 @@ from rest_framework.settings import api_settings
 TOO_MANY = "Too many requests in a short time, so this one was not carried out. Wait {wait} and try again."
 
 
+# A request counted against the rates carries this mark: a retry of it is not another request.
+_COUNTED = "_labelhub_rate_counted"
+
+
+def already_counted(request: HttpRequest) -> bool:
+    return getattr(request, _COUNTED, False)
+
+
+def mark_counted(request: HttpRequest) -> None:
+    setattr(request, _COUNTED, True)
+
+
 def over_rate(request: HttpRequest) -> float | None:
     """Count `request` as the API counts its requests. None while it is within every rate, else
     the seconds to wait (0 when the throttle cannot tell)."""
@@ -44,10 +56,9 @@ def throttled(*, json: bool = False) -> Callable[[Callable[..., HttpResponse]], 
     def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         @wraps(view)
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            # Counted once per request: a view retried after the database dropped
-            # (labelhub.resilience) runs this again, and a retry is not another request.
-            if not getattr(request, "_rate_counted", False):
-                request._rate_counted = True  # type: ignore[attr-defined]
+            # A view retried after the database dropped (labelhub.resilience) runs this again.
+            if not already_counted(request):
+                mark_counted(request)
                 wait = over_rate(request)
                 if wait is not None:
                     return too_many_requests(request, wait, json=json)
