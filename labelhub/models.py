@@ -40,6 +40,11 @@ class AuditEvent(models.Model):
         EXPERT_REINSTATED = "expert_reinstated", "Expert reinstated"
         API_TOKEN_CREATED = "api_token_created", "API token created"
         API_TOKEN_REVOKED = "api_token_revoked", "API token revoked"
+        QUALIFICATION_PASSED = "qualification_passed", "Qualification passed"
+        QUALIFICATION_FAILED = "qualification_failed", "Qualification failed"
+        QUALIFICATION_RETAKE = "qualification_retake", "Qualification retake allowed"
+        EXPERT_PAUSED = "expert_paused", "Expert paused on a project"
+        EXPERT_RESUMED = "expert_resumed", "Expert reinstated on a project"
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     action = models.CharField(max_length=32, choices=Action.choices)

@@ -5,7 +5,7 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import Count, F, OuterRef, QuerySet, Subquery
 from django.http import HttpRequest, QueryDict
 
@@ -21,7 +21,7 @@ from projects.models import Client, Guideline, Item, Project, Response, RubricCr
 from projects.permissions import is_staff
 from projects.queries import ITEM_CONTENT_FIELDS, clients_managed_by, labelled_items
 from projects.rubrics import CriterionSpec, current_version, rubric_save
-from projects.services import guideline_publish, project_create, project_set_status
+from projects.services import guideline_publish, items_set_qualification, project_create, project_set_status
 
 
 @admin.register(Client)
@@ -79,6 +79,18 @@ class ProjectAdmin(ProjectScopedAdmin):
                     "required_domain",
                     "gold_percent",
                     "shuffle_items",
+                ]
+            },
+        ),
+        (
+            "Quality",
+            {
+                "fields": [
+                    "qualification_items",
+                    "qualification_pass_percent",
+                    "qualification_cooloff_days",
+                    "gold_min",
+                    "gold_bar_percent",
                 ]
             },
         ),
@@ -233,9 +245,27 @@ class ItemForm(forms.ModelForm):
 @admin.register(Item)
 class ItemAdmin(ProjectScopedAdmin):
     form = ItemForm
-    list_display = ["external_id", "project", "domain", "priority", "n_labels", "is_gold", "created_at"]
+    list_display = [
+        "external_id",
+        "project",
+        "domain",
+        "priority",
+        "n_labels",
+        "is_gold",
+        "is_qualification",
+        "created_at",
+    ]
     list_editable = ["priority"]
-    list_filter = ["project", LabellingStatusFilter, SkippedFilter, "domain", "is_gold", "is_chat"]
+    list_filter = [
+        "project",
+        LabellingStatusFilter,
+        SkippedFilter,
+        "domain",
+        "is_gold",
+        "is_qualification",
+        "is_chat",
+    ]
+    actions = ["mark_qualification", "unmark_qualification"]
     search_fields = ["external_id"]
     readonly_fields = ["content_hash", "is_chat", "n_labels"]
     inlines = [ResponseInline]
@@ -246,6 +276,21 @@ class ItemAdmin(ProjectScopedAdmin):
         if is_labelled(obj):
             fields += [name for name in ITEM_CONTENT_FIELDS if name not in fields]
         return fields
+
+    @admin.action(description="Use the selected gold items for the qualification")
+    def mark_qualification(self, request: HttpRequest, queryset: QuerySet[Item]) -> None:
+        self._set_qualification(request, queryset, True)
+
+    @admin.action(description="Return the selected items to ordinary use")
+    def unmark_qualification(self, request: HttpRequest, queryset: QuerySet[Item]) -> None:
+        self._set_qualification(request, queryset, False)
+
+    def _set_qualification(self, request: HttpRequest, queryset: QuerySet[Item], value: bool) -> None:
+        outcome = items_set_qualification(items=queryset, qualification=value)
+        if outcome.changed:
+            self.message_user(request, f"{outcome.changed} item(s) changed.", messages.SUCCESS)
+        for problem in outcome.refused:
+            self.message_user(request, problem, messages.ERROR)
 
     def get_urls(self) -> list:
         from django.urls import path

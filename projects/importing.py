@@ -21,7 +21,9 @@ from projects.models import ProjectKind
 from projects.vocabulary import Preference
 
 CHAT_ROLES = ("system", "user", "assistant")
-JSONL_FIELDS = frozenset({"id", "prompt", "responses", "domain", "metadata", "priority", "gold"})
+JSONL_FIELDS = frozenset(
+    {"id", "prompt", "responses", "domain", "metadata", "priority", "gold", "qualification"}
+)
 # A gold item's expected answer, in the item's own terms ("a" is its first response).
 GOLD_ANSWERS = tuple(Preference.values)
 RESPONSE_FIELDS = frozenset({"content", "model"})
@@ -34,6 +36,7 @@ CSV_FIELDS = (
     "domain",
     "priority",
     "gold",
+    "qualification",
 )
 CSV_REQUIRED = ("id", "prompt", "response_a")
 MAX_ID_LENGTH = 200
@@ -92,6 +95,7 @@ ITEM_SCHEMA: dict[str, Any] = {
         "metadata": {"type": "object", "nullable": True},
         "priority": {"type": "integer", "minimum": -MAX_PRIORITY, "maximum": MAX_PRIORITY},
         "gold": {"type": "string", "nullable": True, "enum": [*GOLD_ANSWERS, "", None]},
+        "qualification": {"type": "boolean"},
     },
 }
 ITEM_RULES = (
@@ -151,6 +155,7 @@ class ItemRecord:
     # How soon to serve the item (higher first). Not content: it is left out of the content hash.
     priority: int = 0
     gold: str = ""  # the expected answer of a gold check (GOLD_ANSWERS), "" for ordinary items
+    qualification: bool = False  # a gold item of the project's qualification test
 
     @property
     def is_chat(self) -> bool:
@@ -162,7 +167,9 @@ class ItemRecord:
         # checks leave strings only outside `metadata`, so only it can need json's slower path.
         content = [self.prompt, self.responses, self.domain, self.metadata]
         if self.gold:  # only then: the hashes of ordinary items stay those stored before
-            content.append({"gold": self.gold})
+            content.append(
+                {"gold": self.gold, "qualification": True} if self.qualification else {"gold": self.gold}
+            )
         if self.metadata and has_float(self.metadata):
             return hashlib.sha256(canonical_json(content)).hexdigest()
         return hashlib.sha256(canonical_json(content, plain=True)).hexdigest()
@@ -322,6 +329,16 @@ def _gold(value: Any, rule: ResponseRule) -> str:
     return value
 
 
+def _qualification(value: Any, gold: str) -> bool:
+    if value is None or value is False:
+        return False
+    if value is not True:
+        raise _Invalid(f"'qualification' must be true or false, got {_type_name(value)}")
+    if not gold:
+        raise _Invalid("a 'qualification' item is a gold item: give its expected answer in 'gold'")
+    return True
+
+
 def _record_from_object(line: int, obj: Any, rule: ResponseRule) -> ItemRecord:
     if not isinstance(obj, dict):
         raise _Invalid(f"each line must be a JSON object, got {_type_name(obj)}")
@@ -337,6 +354,7 @@ def _record_from_object(line: int, obj: Any, rule: ResponseRule) -> ItemRecord:
         raise _Invalid(f"'metadata' must be an object, got {_type_name(metadata)}")
     if metadata and _holds_nul(metadata):
         raise _Invalid("'metadata' must not hold a NUL character (\\u0000), in a key or a string")
+    gold = _gold(obj.get("gold"), rule)
     return ItemRecord(
         line=line,
         external_id=_identity(obj["id"]),
@@ -345,7 +363,8 @@ def _record_from_object(line: int, obj: Any, rule: ResponseRule) -> ItemRecord:
         domain=_domain(obj.get("domain")),
         metadata=metadata,
         priority=_priority(obj.get("priority", 0)),
-        gold=_gold(obj.get("gold"), rule),
+        gold=gold,
+        qualification=_qualification(obj.get("qualification"), gold),
     )
 
 
@@ -398,7 +417,7 @@ def _csv_records(text: str, rule: ResponseRule) -> Iterator[tuple[int, ItemRecor
             LineError(
                 1,
                 "; ".join(problems) + " (expected: id,prompt,response_a,response_b,…,"
-                "model_a,model_b,…,domain,priority,gold)",
+                "model_a,model_b,…,domain,priority,gold,qualification)",
             ),
         )
         return
@@ -422,6 +441,8 @@ def _csv_records(text: str, rule: ResponseRule) -> Iterator[tuple[int, ItemRecor
                 obj["gold"] = row["gold"].strip()
             if row.get("priority", "").strip():
                 obj["priority"] = _csv_whole_number(row["priority"], "'priority'")
+            if row.get("qualification", "").strip():
+                obj["qualification"] = _csv_yes_no(row["qualification"], "'qualification'")
             yield number, _record_from_object(number, obj, rule)
         except _Invalid as exc:
             message = str(exc)
@@ -435,6 +456,16 @@ def _csv_whole_number(text: str, what: str) -> int:
         return int(text.strip())
     except ValueError:
         raise _Invalid(f"{what} must be a whole number, got {text.strip()!r}") from None
+
+
+CSV_YES, CSV_NO = ("true", "yes", "1"), ("false", "no", "0")
+
+
+def _csv_yes_no(text: str, what: str) -> bool:
+    value = text.strip().lower()
+    if value not in CSV_YES + CSV_NO:
+        raise _Invalid(f"{what} must be true or false, got {text.strip()!r}")
+    return value in CSV_YES
 
 
 def detect_format(filename: str) -> str:

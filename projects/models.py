@@ -84,6 +84,30 @@ class Project(models.Model):
         help_text="Serve items of equal standing (labels so far, priority) in random order "
         "instead of import order.",
     )
+    # Qualification: a test of gold items a new expert takes before any real work.
+    qualification_items = models.PositiveSmallIntegerField(
+        default=0,
+        help_text="How many qualification items a new expert answers before real work (0: no "
+        "qualification). Mark gold items as qualification items in the admin or the import.",
+    )
+    qualification_pass_percent = models.PositiveSmallIntegerField(
+        default=80, help_text="The share of qualification answers an expert must get right (0-100%)."
+    )
+    qualification_cooloff_days = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        help_text="Days after a failed qualification before the expert may retake it with other "
+        "qualification items (0: at once). Empty: no retake unless a manager reinstates them.",
+    )
+    # Continuous gold: an expert whose gold accuracy is plainly below the bar is paused.
+    gold_min = models.PositiveSmallIntegerField(
+        default=10, help_text="Gold answers an expert gives before they can be paused for accuracy."
+    )
+    gold_bar_percent = models.PositiveSmallIntegerField(
+        default=70,
+        help_text="The gold accuracy experts must be able to reach (0-100%; 0: never pause). An "
+        "expert is paused once even the top of their accuracy's 95% interval is below it.",
+    )
     price_per_label = models.DecimalField(
         max_digits=10,
         decimal_places=2,
@@ -118,6 +142,14 @@ class Project(models.Model):
             models.CheckConstraint(
                 condition=models.Q(gold_percent__lte=50), name="project_gold_percent_at_most_half"
             ),
+            models.CheckConstraint(
+                condition=models.Q(qualification_pass_percent__lte=100),
+                name="project_qualification_pass_percent_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(gold_bar_percent__lte=100), name="project_gold_bar_valid"
+            ),
+            models.CheckConstraint(condition=models.Q(gold_min__gte=1), name="project_gold_min_positive"),
             models.UniqueConstraint(
                 fields=["client", "codename"],
                 name="project_codename_unique_per_client",
@@ -220,8 +252,17 @@ class MembershipRole(models.TextChoices):
     VIEWER = "viewer", "Client viewer"
 
 
+class QualityStatus(models.TextChoices):
+    """An expert's standing in a project as the quality controls (app `quality`) left it."""
+
+    ACTIVE = "active", "Active"
+    PAUSED = "paused", "Paused (gold accuracy below the bar)"
+    FAILED = "failed", "Failed the qualification"
+
+
 class Membership(models.Model):
     Role = MembershipRole
+    QualityStatus = QualityStatus
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
@@ -238,6 +279,16 @@ class Membership(models.Model):
     conflict_override = models.TextField(
         blank=True, help_text="Why staff admitted this member despite a conflict of interest."
     )
+    # Written by the quality controls only (experts' memberships); serving reads them.
+    quality_status = models.CharField(
+        max_length=16, choices=QualityStatus.choices, default=QualityStatus.ACTIVE
+    )
+    quality_changed_at = models.DateTimeField(null=True, blank=True)
+    qualified_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the expert passed the qualification."
+    )
+    # After a failed qualification: when a retake may start (empty: none without a manager).
+    retake_after = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -249,6 +300,15 @@ class Membership(models.Model):
             models.CheckConstraint(
                 condition=models.Q(role__in=MembershipRole.values),
                 name="membership_role_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(quality_status__in=QualityStatus.values),
+                name="membership_quality_status_valid",
+            ),
+            # Only a failed qualification waits for a retake.
+            models.CheckConstraint(
+                condition=models.Q(retake_after__isnull=True) | models.Q(quality_status=QualityStatus.FAILED),
+                name="membership_retake_only_after_failing",
             ),
         ]
 
@@ -306,6 +366,13 @@ class Item(models.Model):
     gold_answer = models.JSONField(
         null=True, blank=True, help_text='The expected judgment, e.g. {"preference": "a"}.'
     )
+    # A qualification item is a gold item kept for the qualification test: served only to experts
+    # who have not qualified yet, never mixed into real work, never exported.
+    is_qualification = models.BooleanField(
+        default=False,
+        db_default=False,
+        help_text="A gold item of the project's qualification test (served first, never exported).",
+    )
     # sha256 of the canonical item content: tells a re-import of the same item from a change.
     content_hash = models.CharField(max_length=64)
     priority = models.IntegerField(
@@ -321,6 +388,11 @@ class Item(models.Model):
         ordering = ["project_id", "id"]
         constraints = [
             models.UniqueConstraint(fields=["project", "external_id"], name="item_external_id_unique"),
+            models.CheckConstraint(
+                condition=models.Q(is_qualification=False) | models.Q(is_gold=True),
+                name="item_qualification_is_gold",
+                violation_error_message="A qualification item must be a gold item with its answer.",
+            ),
         ]
         indexes = [
             # The serving order: partly labelled first, then priority, then import order.

@@ -36,7 +36,15 @@ def clients_managed_by(user: User) -> QuerySet[Client]:
 
 # An item's content: what its judgments were made on, and what its content hash covers (with
 # its responses, their texts and models). See `labelled_items`.
-ITEM_CONTENT_FIELDS = ("prompt", "is_chat", "domain", "metadata", "is_gold", "gold_answer")
+ITEM_CONTENT_FIELDS = (
+    "prompt",
+    "is_chat",
+    "domain",
+    "metadata",
+    "is_gold",
+    "gold_answer",
+    "is_qualification",
+)
 
 
 def labelled_items(items: QuerySet[Item]) -> QuerySet[Item]:

@@ -17,6 +17,7 @@ from projects.services.items import (
     items_import,
     items_import_stream,
     items_plan,
+    items_set_qualification,
 )
 from projects.services.memberships import (
     PERSON_REFUSED,
@@ -36,6 +37,7 @@ __all__ = [
     "items_import",
     "items_import_stream",
     "items_plan",
+    "items_set_qualification",
     "membership_grant",
     "membership_revoke",
     "project_create",

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from psycopg.types.json import set_json_dumps
 
@@ -136,6 +137,7 @@ def _replace_changed(project: Project, changed: list[ItemRecord]) -> None:
         item.domain, item.metadata = record.domain, record.metadata
         item.content_hash, item.priority = record.content_hash, record.priority
         item.is_gold, item.gold_answer = bool(record.gold), _gold_answer(record)
+        item.is_qualification = record.qualification
         item.save()
         item.responses.all().delete()
         Response.objects.bulk_create(_build_responses(item, record))
@@ -161,6 +163,7 @@ ITEM_COLUMNS = (
     ("is_gold", "bool"),
     ("priority", "int4"),
     ("gold_answer", "jsonb"),
+    ("is_qualification", "bool"),
 )
 RESPONSE_COLUMNS = (("item_id", "int8"), ("position", "int2"), ("content", "text"), ("model", "varchar"))
 
@@ -200,6 +203,7 @@ def _copy_items(cursor: Any, project: Project, items: list[tuple[int, ItemRecord
                     bool(record.gold),
                     record.priority,
                     _gold_answer(record),
+                    record.qualification,
                 )
             )
 
@@ -365,8 +369,35 @@ def _build_item(project: Project, record: ItemRecord) -> Item:
         priority=record.priority,
         is_gold=bool(record.gold),
         gold_answer=_gold_answer(record),
+        is_qualification=record.qualification,
     )
 
 
 def _gold_answer(record: ItemRecord) -> dict[str, str] | None:
     return {"preference": record.gold} if record.gold else None
+
+
+@dataclass(frozen=True)
+class QualificationChange:
+    changed: int
+    refused: list[str]  # why each item that was left as it was could not change
+
+
+@transaction.atomic
+def items_set_qualification(*, items: QuerySet[Item], qualification: bool) -> QualificationChange:
+    """Put gold `items` into the qualification test (or take them out). Only gold items can test
+    an expert; an item already answered keeps its use, as it keeps its content (answers given as
+    a gold check would otherwise turn into qualification answers, or the reverse)."""
+    refused: list[str] = []
+    wanted = items.exclude(is_qualification=qualification)
+    if qualification:
+        for external_id in wanted.filter(is_gold=False).values_list("external_id", flat=True):
+            refused.append(
+                f"{external_id}: only a gold item (with its expected answer) can be a qualification item."
+            )
+        wanted = wanted.filter(is_gold=True)
+    answered = labelled_items(wanted)
+    for external_id in answered.values_list("external_id", flat=True):
+        refused.append(f"{external_id}: already answered, so its use can no longer change.")
+    changed = wanted.exclude(pk__in=answered.values("pk")).update(is_qualification=qualification)
+    return QualificationChange(changed=changed, refused=refused)
