@@ -9,24 +9,123 @@ these. The two statements that run on every lease are these querysets compiled o
 in hand, tested against `items_eligible_for`.
 """
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from types import EllipsisType
 
 from django.db.models import Expression, F, Q, QuerySet
 
 from annotations.models import Annotation, Skip
-from annotations.queries import annotations_per_item, live_leases_per_item
+from annotations.queries import annotations_per_item, is_label, live_leases_per_item
 from labelhub.experts import expert_eligible_domains
 from labelhub.models import User
 from labelhub.rows import Compiled
-from projects.models import Item, Project
+from projects.models import Item, Membership, Project
 
 # Partly labelled items first (finishing an item beats starting one), then priority, then import
 # order; the `item_serving_order` index walks it.
 SERVING_ORDER = ("-n_labels", "-priority", "pk")
 
 Domains = Collection[str] | EllipsisType | None
+
+
+class Standing(StrEnum):
+    """What an expert may be served in a project, from what the quality controls left on their
+    membership (`quality_status`, `qualified_at`, `retake_after`) and the project's settings."""
+
+    WORK = "work"  # real work with gold checks mixed in
+    QUALIFYING = "qualifying"  # the qualification's items only
+    PAUSED = "paused"  # nothing: gold accuracy fell below the bar; a manager may reinstate
+    FAILED = "failed"  # nothing: failed the qualification, no retake open yet
+
+    @property
+    def serves(self) -> bool:
+        return self in (Standing.WORK, Standing.QUALIFYING)
+
+
+@dataclass(frozen=True)
+class ExpertStanding:
+    standing: Standing
+    retake_after: datetime | None = None  # FAILED: when a retake opens (None: not without a manager)
+    attempt_since: datetime | None = None  # QUALIFYING: the current attempt counts answers from here
+
+
+def standing_of(membership: Membership | None, *, project: Project, now: datetime) -> ExpertStanding:
+    """The standing of the expert with `membership` (None: staff, who label without one)."""
+    if membership is None:
+        return ExpertStanding(Standing.WORK)
+    status = membership.quality_status
+    if status == Membership.QualityStatus.PAUSED:
+        return ExpertStanding(Standing.PAUSED)
+    if status == Membership.QualityStatus.FAILED:
+        retake = membership.retake_after
+        if retake is None or retake > now:
+            return ExpertStanding(Standing.FAILED, retake_after=retake)
+        return ExpertStanding(Standing.QUALIFYING, attempt_since=retake)
+    if project.qualification_items and membership.qualified_at is None:
+        return ExpertStanding(Standing.QUALIFYING)
+    return ExpertStanding(Standing.WORK)
+
+
+def standing_notice(standing: ExpertStanding) -> str:
+    """What the expert is told about their standing ("" when there is nothing to say). Kind
+    words: these are vetted professionals, and a pause is a question for a manager, not a verdict."""
+    match standing.standing:
+        case Standing.PAUSED:
+            return (
+                "Your work on this project is paused: your recent answers on its check items fell "
+                "below the project's accuracy bar. A project manager will review them and can "
+                "reinstate you. Nothing you submitted is lost; thank you for your patience."
+            )
+        case Standing.FAILED if standing.retake_after is not None:
+            return (
+                "Thank you for taking this project's qualification. Your answers did not reach its "
+                f"pass mark this time. You may retake it from {standing.retake_after:%d %B %Y, %H:%M} UTC."
+            )
+        case Standing.FAILED:
+            return (
+                "Thank you for taking this project's qualification. Your answers did not reach its "
+                "pass mark this time, so its items are not open to you. A project manager can "
+                "arrange a retake."
+            )
+        case Standing.QUALIFYING:
+            return (
+                "Qualification: before its real work, this project asks you to answer a few items "
+                "whose answers are known. Take the time you need; your result decides whether the "
+                "project's items open to you."
+            )
+    return ""
+
+
+_STANDING_FIELDS = ("project_id", "quality_status", "qualified_at", "retake_after")
+
+
+def expert_standing(*, project: Project, expert: User, now: datetime) -> ExpertStanding:
+    """`standing_of` the expert's current membership of `project`."""
+    membership = (
+        Membership.objects.filter(project=project, user=expert, ended_at__isnull=True)
+        .only(*_STANDING_FIELDS)
+        .first()
+    )
+    return standing_of(membership, project=project, now=now)
+
+
+def expert_standings(
+    *, projects: Iterable[Project], expert: User, now: datetime
+) -> dict[int, ExpertStanding]:
+    """`expert_standing` for each of `projects`, by project id, in one query."""
+    projects = list(projects)
+    memberships = {
+        membership.project_id: membership
+        for membership in Membership.objects.filter(
+            project__in=projects, user=expert, ended_at__isnull=True
+        ).only(*_STANDING_FIELDS)
+    }
+    return {
+        project.pk: standing_of(memberships.get(project.pk), project=project, now=now) for project in projects
+    }
 
 
 def items_eligible_for(items: QuerySet[Item], *, expert: User, domains: Domains = ...) -> QuerySet[Item]:
@@ -54,6 +153,17 @@ def item_eligible(item: Item, *, project: Project, domains: frozenset[str] | Non
     return (not item.domain or item.domain in domains) and (
         not project.required_domain or project.required_domain in domains
     )
+
+
+def item_servable(
+    item: Item, *, project: Project, domains: frozenset[str] | None, standing: ExpertStanding
+) -> bool:
+    """Whether an expert may work on `item`, already in hand (a lease resumed, a submission):
+    `item_eligible`, and of the kind their standing serves (the qualification's items while they
+    qualify, else real work and gold checks)."""
+    if not standing.standing.serves or not item_eligible(item, project=project, domains=domains):
+        return False
+    return item.is_qualification == (standing.standing == Standing.QUALIFYING)
 
 
 def unanswered_by(items: QuerySet[Item], *, expert: User, project: Project | None = None) -> QuerySet[Item]:
@@ -105,8 +215,33 @@ def open_gold(
 ) -> QuerySet[Item]:
     """The gold checks among `items` that `expert` may be sent: eligible and unanswered by them.
     A gold check has no overlap: every expert can be checked on it."""
-    eligible = items_eligible_for(items.filter(is_gold=True), expert=expert, domains=domains)
+    eligible = items_eligible_for(
+        items.filter(is_gold=True, is_qualification=False), expert=expert, domains=domains
+    )
     return unanswered_by(eligible, expert=expert, project=project)
+
+
+def open_qualification(
+    items: QuerySet[Item], *, expert: User, domains: Domains = ..., project: Project | None = None
+) -> QuerySet[Item]:
+    """The qualification items among `items` that `expert` may be sent: eligible and unanswered
+    by them (a retake is taken on items not answered before)."""
+    eligible = items_eligible_for(items.filter(is_qualification=True), expert=expert, domains=domains)
+    return unanswered_by(eligible, expert=expert, project=project)
+
+
+def qualification_items_open_to(*, project: Project, expert: User, domains: Domains = ...) -> QuerySet[Item]:
+    """`open_qualification` of `project` for `expert`."""
+    return open_qualification(
+        Item.objects.filter(project=project), expert=expert, domains=domains, project=project
+    )
+
+
+def qualification_answers(*, project: Project, expert: User, since: datetime | None) -> QuerySet[Annotation]:
+    """The expert's answers in their current qualification attempt (`since`: when it opened,
+    `ExpertStanding.attempt_since`; None: the first attempt)."""
+    answers = Annotation.objects.filter(project=project, expert=expert).exclude(is_label())
+    return answers if since is None else answers.filter(submitted_at__gte=since)
 
 
 def items_open_to(*, project: Project, expert: User, now: datetime, domains: Domains = ...) -> QuerySet[Item]:

@@ -6,9 +6,9 @@ from django.conf import settings
 from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 
-from annotations.eligibility import open_gold, open_work
+from annotations.eligibility import Standing, expert_standings, open_gold, open_qualification, open_work
 from annotations.models import Annotation, Skip
-from annotations.queries import annotations_per_item, gold_correct, live_leases_per_item
+from annotations.queries import annotations_per_item, gold_correct, is_label, live_leases_per_item
 from labelhub.experts import expert_eligible_domains
 from labelhub.models import User
 from labelhub.pseudonyms import annotator_pseudonym
@@ -25,14 +25,26 @@ def items_left_for(*, expert: User, projects: QuerySet[Project]) -> dict[int, in
     leave the count with the last real item.
     """
     now, domains = timezone.now(), expert_eligible_domains(user=expert)
-    items = Item.objects.filter(project__in=projects)
-    overlap = F("project__labels_per_item")
-    work = _per_project(open_work(items, expert=expert, now=now, domains=domains, overlap=overlap))
-    if not work:
-        return {}
-    gold_rated = items.filter(project__in=list(work), project__gold_percent__gt=0)
-    gold = _per_project(open_gold(gold_rated, expert=expert, domains=domains))
-    return {project: n + gold.get(project, 0) for project, n in work.items()}
+    projects = list(projects)
+    standings = expert_standings(projects=projects, expert=expert, now=now)
+    working = [pk for pk, standing in standings.items() if standing.standing == Standing.WORK]
+    qualifying = [pk for pk, standing in standings.items() if standing.standing == Standing.QUALIFYING]
+    left: dict[int, int] = {}
+    if working:
+        items = Item.objects.filter(project__in=working)
+        overlap = F("project__labels_per_item")
+        work = _per_project(open_work(items, expert=expert, now=now, domains=domains, overlap=overlap))
+        gold_rated = items.filter(project__in=list(work), project__gold_percent__gt=0)
+        gold = _per_project(open_gold(gold_rated, expert=expert, domains=domains))
+        left.update({project: n + gold.get(project, 0) for project, n in work.items()})
+    if qualifying:
+        # At most the qualification's length: that is all they will be served before it is graded.
+        asked = {project.pk: project.qualification_items for project in projects}
+        tests = _per_project(
+            open_qualification(Item.objects.filter(project__in=qualifying), expert=expert, domains=domains)
+        )
+        left.update({project: min(n, asked[project]) for project, n in tests.items()})
+    return left
 
 
 def _per_project(items: QuerySet[Item]) -> dict[int, int]:
@@ -90,13 +102,13 @@ def project_progress(project: Project, *, identify_experts: bool = False) -> Pro
     work = Q(is_gold=False)
     counts = items.aggregate(
         total=Count("pk", filter=work),
-        gold=Count("pk", filter=Q(is_gold=True)),
+        gold=Count("pk", filter=Q(is_gold=True, is_qualification=False)),
         complete=Count("pk", filter=work & Q(n_done__gte=overlap)),
         in_progress=Count("pk", filter=work & Q(n_done__lt=overlap) & (Q(n_done__gt=0) | Q(n_live__gt=0))),
     )
     gold = Q(item__is_gold=True)
     rows = (
-        Annotation.objects.filter(project=project)
+        Annotation.objects.filter(is_label(), project=project)
         .values("expert", "expert__username")
         .annotate(
             n=Count("pk"),

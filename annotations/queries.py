@@ -13,6 +13,12 @@ from labelhub.rows import columns, fetch
 from projects.models import Item, Response
 
 
+def is_label() -> Q:
+    """What counts as a label, for an annotation: all but the answers to a qualification, which
+    test an expert and are never data (figures, gold accuracy and exports leave them out)."""
+    return Q(item__is_qualification=False)
+
+
 def gold_expected() -> KeyTextTransform:
     """For an annotation, the answer its item expects if it is a gold check: an annotation is
     correct gold when its preference equals this (progress pages and quality figures alike)."""

@@ -17,6 +17,7 @@ from annotations.bundle import bundle_archive
 from annotations.downloads import export_download
 from annotations.forms import ExportForm, LabelForm, SkipForm
 from annotations.models import CRITERION_NOTE_MAX_CHARS, REASON_MAX_CHARS, Assignment, Draft
+from annotations.eligibility import expert_standing, standing_notice
 from annotations.progress import items_left_for, project_progress
 from annotations.queries import own_assignment
 from annotations.rating import rating_blocks
@@ -95,6 +96,8 @@ def _vetting_notice(request: HttpRequest) -> str:
 
 
 def _render_task(request: HttpRequest, context: dict, status: int = 200) -> HttpResponse:
+    standing = expert_standing(project=context["project"], expert=request.user, now=timezone.now())
+    context["standing"], context["standing_notice"] = standing.standing.value, standing_notice(standing)
     if context["assignment"] is None:
         context["vetting_notice"] = _vetting_notice(request)
     if request.htmx:

@@ -23,13 +23,16 @@ from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from annotations.eligibility import (
+    Standing,
+    expert_standing,
     gold_items_open_to,
-    item_eligible,
     item_has_room,
+    item_servable,
+    qualification_items_open_to,
     ranked_open_items,
 )
 from annotations.models import Annotation, Assignment
-from annotations.queries import open_lease
+from annotations.queries import is_label, open_lease
 from labelhub.experts import expert_eligible_domains
 from labelhub.models import User
 from labelhub.rows import Compiled
@@ -56,24 +59,33 @@ def assignment_next(
     """The expert's live lease in `project`, else a new lease on the next open item, else None.
 
     Order: partly labelled items first, then higher priority, then import order (shuffled within
-    each rank when the project says so). Gold checks come in at the project's rate.
+    each rank when the project says so). Gold checks come in at the project's rate. An expert who
+    has yet to qualify is served the qualification's items only, in random order; a paused
+    expert, or one who failed the qualification, nothing (`expert_standing`).
     """
     now = now or timezone.now()
     rng = rng or random
     # Read once: eligibility (vetting, domains) decides both the resumed lease and the candidates.
     domains = expert_eligible_domains(user=expert)
+    standing = expert_standing(project=project, expert=expert, now=now)
     # At most one (a database constraint): the open lease, live or lapsed.
     held = open_lease(project=project, expert=expert)
     if held is not None:
-        if held.expires_at > now and item_eligible(held.item, project=project, domains=domains):
+        if held.expires_at > now and item_servable(
+            held.item, project=project, domains=domains, standing=standing
+        ):
             return held
         # A lapsed lease no longer holds a slot; close it so the one-open-lease rule admits a new
-        # one. So is a live lease the expert may no longer work on (suspended since, or no longer
-        # vetted for the item's domain): it is not resumed, and its slot goes back to the others.
+        # one. So is a live lease the expert may no longer work on (suspended or paused since, or
+        # no longer vetted for the item's domain): it is not resumed, and its slot goes back.
         with connection.cursor() as cursor:
             cursor.execute(
                 f"UPDATE {Assignment._meta.db_table} SET status = %s WHERE id = %s", [Status.EXPIRED, held.pk]
             )
+    if not standing.standing.serves:
+        return None
+    if standing.standing == Standing.QUALIFYING:
+        return _lease_qualification(project=project, expert=expert, now=now, rng=rng, domains=domains)
     # Gold checks are mixed into real work, never served once it has run out.
     if _gold_due(project=project, expert=expert, rng=rng) and next_open_item(
         project=project, expert=expert, now=now, domains=domains, lock=False
@@ -82,6 +94,23 @@ def assignment_next(
         if gold is not None:
             return _lease(item=gold, project=project, expert=expert, now=now, rng=rng)
     return _lease_first_free(project=project, expert=expert, now=now, rng=rng, domains=domains)
+
+
+def _lease_qualification(
+    *, project: Project, expert: User, now: datetime, rng: random.Random, domains: frozenset[str] | None
+) -> Assignment | None:
+    """A lease on one of the qualification items open to the expert, drawn at random so that no
+    two experts learn the test in the same order. (Like gold checks, they have no overlap.)"""
+    open_items = list(qualification_items_open_to(project=project, expert=expert, domains=domains))
+    if not open_items:
+        return None
+    return _lease(
+        item=rng.choice(sorted(open_items, key=lambda item: item.pk)),
+        project=project,
+        expert=expert,
+        now=now,
+        rng=rng,
+    )
 
 
 def _lease_first_free(
@@ -248,7 +277,7 @@ def _gold_due(*, project: Project, expert: User, rng: random.Random) -> bool:
     """
     if not project.gold_percent:
         return False
-    done = Annotation.objects.filter(project=project, expert=expert).aggregate(
+    done = Annotation.objects.filter(is_label(), project=project, expert=expert).aggregate(
         total=Count("pk"), gold=Count("pk", filter=Q(item__is_gold=True))
     )
     shortfall = project.gold_percent * (done["total"] + 1) / 100 - done["gold"]

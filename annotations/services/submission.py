@@ -10,7 +10,8 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from annotations.eligibility import item_eligible, item_has_room
+from annotations.eligibility import expert_standing, item_has_room, item_servable, standing_notice
+from annotations.hooks import label_stored
 from annotations.judging import Judgment, ResponseRating, judgment_errors
 from annotations.models import REASON_MAX_CHARS, Annotation, Assignment, Draft, Rating, Skip, too_long
 from annotations.queries import annotations_per_item
@@ -101,9 +102,13 @@ def _store(
     if assignment.status == Status.SKIPPED:
         raise ValidationError("You skipped this item; it can no longer be submitted.")
     project = assignment.project  # read under the lock: a pause since the page loaded counts
-    if not item_eligible(item, project=project, domains=expert_eligible_domains(user=expert)):
+    standing = expert_standing(project=project, expert=expert, now=now)
+    if not item_servable(
+        item, project=project, domains=expert_eligible_domains(user=expert), standing=standing
+    ):
         raise ValidationError(
-            "You can no longer label this item: the project is paused or archived, "
+            standing_notice(standing)
+            or "You can no longer label this item: the project is paused or archived, "
             "or your expert profile no longer covers it."
         )
     if assignment.status == Status.EXPIRED or assignment.expires_at <= now:
@@ -146,6 +151,7 @@ def _store(
             [assignment.status, assignment.pk],
         )
         cursor.execute(f"DELETE FROM {Draft._meta.db_table} WHERE assignment_id = %s", [assignment.pk])
+    label_stored(annotation=annotation, item=item, project=project)
     return Submission(annotation, created=True)
 
 
@@ -205,6 +211,9 @@ def assignment_skip(*, assignment: Assignment, expert: User, reason: str, note: 
     existing = Skip.objects.filter(item_id=assignment.item_id, expert=expert).first()
     if existing is not None:
         return existing
+    if Item.objects.filter(pk=assignment.item_id, is_qualification=True).exists():
+        # Skipping would let an expert pass over the questions they find hard.
+        raise ValidationError("Qualification items cannot be skipped: please answer each as well as you can.")
     skip = Skip(
         project_id=assignment.project_id,
         item_id=assignment.item_id,
