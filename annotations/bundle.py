@@ -65,6 +65,7 @@ def export_bundle(*, project: Project, directory: Path, options: PairOptions, pa
             "min_agreement": options.min_agreement,
             "splits": dict(options.splits),
             "ties": options.ties,
+            "include_paused": options.include_paused,
         },
         "files": files,
         "pairs": {

@@ -150,6 +150,9 @@ class ExportForm(forms.Form):
     min_annotations = forms.IntegerField(min_value=1, initial=1, required=False)
     min_agreement = forms.FloatField(min_value=0, max_value=1, initial=0, required=False)
     split = forms.CharField(required=False, help_text="e.g. test=0.1,validation=0.05 (the rest is train)")
+    include_paused = forms.BooleanField(
+        required=False, label="Keep the labels of experts paused by the quality controls (flagged)"
+    )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -162,6 +165,7 @@ class ExportForm(forms.Form):
                 min_annotations=data.get("min_annotations") or 1,
                 min_agreement=data.get("min_agreement") or 0.0,
                 splits=parse_splits(data.get("split") or ""),
+                include_paused=bool(data.get("include_paused")),
             )
         except ValueError as exc:
             raise ValidationError(str(exc)) from exc
@@ -181,6 +185,12 @@ class ApiExportForm(ExportForm):
         coerce=lambda value: value == "true",
         required=False,
         help_text="Add a margin from the strength.",
+    )
+    include_paused = forms.TypedChoiceField(
+        choices=[("true", "true"), ("false", "false")],
+        coerce=lambda value: value == "true",
+        required=False,
+        help_text="Keep the labels of experts paused by the quality controls (flagged in `annotations`).",
     )
     ties = None  # the bundle's option; the API streams no bundle
     # The pattern parse_splits reads, on the field, so that the schema can say it.

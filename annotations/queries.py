@@ -1,5 +1,6 @@
 """Query pieces shared by serving, progress pages and exports."""
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import connection
@@ -10,13 +11,55 @@ from django.http import Http404
 
 from annotations.models import Annotation, Assignment
 from labelhub.rows import columns, fetch
-from projects.models import Item, Response
+from projects.models import Item, Membership, Project, Response
 
 
 def is_label() -> Q:
     """What counts as a label, for an annotation: all but the answers to a qualification, which
     test an expert and are never data (figures, gold accuracy and exports leave them out)."""
     return Q(item__is_qualification=False)
+
+
+@dataclass(frozen=True)
+class LeftOut:
+    """What an export leaves out of a project's annotations: the answers to its qualification
+    (never data) and, unless asked to keep them, the labels of experts paused on it by the
+    quality controls (flagged as such when kept). Read once per export, before its rows stream;
+    the streamed statements take the two id lists as parameters, the ORM paths `apply` them."""
+
+    items: tuple[int, ...]  # qualification items
+    experts: tuple[int, ...]  # paused experts, when their labels are left out
+
+    def apply(self, queryset: QuerySet, *, path: str = "") -> QuerySet:
+        """`queryset` (of annotations, or rows reached from one through `path`, e.g.
+        "annotation__") without what is left out."""
+        return queryset.exclude(**{f"{path}item_id__in": self.items}).exclude(
+            **{f"{path}expert_id__in": self.experts}
+        )
+
+    @property
+    def params(self) -> dict[str, list[int]]:
+        return {"left_out_items": list(self.items), "left_out_experts": list(self.experts)}
+
+
+# The streamed statements' form of `LeftOut.apply` on annotations `a`.
+LEFT_OUT_SQL = "a.item_id <> ALL(%(left_out_items)s) AND a.expert_id <> ALL(%(left_out_experts)s)"
+
+
+def paused_experts(project: Project) -> list[int]:
+    """The experts the quality controls paused on `project` (their current membership)."""
+    return list(
+        Membership.objects.filter(
+            project=project, ended_at__isnull=True, quality_status=Membership.QualityStatus.PAUSED
+        ).values_list("user_id", flat=True)
+    )
+
+
+def left_out_of_exports(project: Project, *, include_paused: bool = False) -> LeftOut:
+    qualification = Item.objects.filter(project=project, is_qualification=True).values_list("pk", flat=True)
+    return LeftOut(
+        items=tuple(qualification), experts=() if include_paused else tuple(paused_experts(project))
+    )
 
 
 def gold_expected() -> KeyTextTransform:

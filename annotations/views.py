@@ -15,9 +15,9 @@ from django.views.decorators.http import require_GET, require_POST
 from annotations import services
 from annotations.bundle import bundle_archive
 from annotations.downloads import export_download
+from annotations.eligibility import expert_standing, standing_notice
 from annotations.forms import ExportForm, LabelForm, SkipForm
 from annotations.models import CRITERION_NOTE_MAX_CHARS, REASON_MAX_CHARS, Assignment, Draft
-from annotations.eligibility import expert_standing, standing_notice
 from annotations.progress import items_left_for, project_progress
 from annotations.queries import own_assignment
 from annotations.rating import rating_blocks

@@ -6,7 +6,9 @@ from typing import Any, NamedTuple
 from django.db import connection
 from django.db.models import QuerySet
 
+from annotations.exports.options import PairOptions
 from annotations.models import Annotation
+from annotations.queries import left_out_of_exports
 from labelhub.fastjson import dumps_line
 from labelhub.pseudonyms import annotator_pseudonym
 from projects.models import Item, Project
@@ -69,9 +71,12 @@ def streamed(query: str, params: dict[str, Any]) -> Iterator[tuple]:
         yield from wrapper.cursor.stream(query, params, size=STREAM_CHUNK)
 
 
-def annotations_with_items(project: Project, preferences: list[str]) -> QuerySet[Annotation]:
+def annotations_with_items(
+    project: Project, preferences: list[str], options: PairOptions
+) -> QuerySet[Annotation]:
+    left_out = left_out_of_exports(project, include_paused=options.include_paused)
     return (
-        Annotation.objects.filter(project=project, preference__in=preferences)
+        left_out.apply(Annotation.objects.filter(project=project, preference__in=preferences))
         .select_related("item")
         .prefetch_related("item__responses")
         .order_by("item_id", "id")

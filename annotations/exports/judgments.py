@@ -11,16 +11,17 @@ from annotations.exports.base import CHUNK_SIZE, STRENGTH_NAMES, Pseudonyms, dum
 from annotations.exports.options import PairOptions
 from annotations.exports.registry import ExportFormat, register
 from annotations.models import Annotation, Assignment, Skip
+from annotations.queries import LEFT_OUT_SQL, LeftOut, left_out_of_exports, paused_experts
 from projects.models import Project
 
-JUDGMENTS = """
+JUDGMENTS = f"""
 SELECT i.external_id::text, a.expert_id, a.preference::text, a.strength, a.rationale, s.shown_left,
     a.active_seconds, a.submitted_at, g.version, i.is_gold
 FROM annotations_annotation a
 JOIN projects_item i ON i.id = a.item_id
 JOIN annotations_assignment s ON s.id = a.assignment_id
 LEFT JOIN projects_guideline g ON g.id = a.guideline_id
-WHERE a.project_id = %(project)s AND a.preference <> ''
+WHERE a.project_id = %(project)s AND a.preference <> '' AND {LEFT_OUT_SQL}
 ORDER BY a.item_id, a.id
 """
 SKIPS = """
@@ -34,10 +35,10 @@ ORDER BY k.item_id, k.id
 """
 
 
-def _judgments_by_orm(project: Project) -> Iterator[tuple]:
+def _judgments_by_orm(project: Project, left_out: LeftOut) -> Iterator[tuple]:
     """JUDGMENTS's rows, for databases other than PostgreSQL."""
     return (
-        Annotation.objects.filter(project=project)
+        left_out.apply(Annotation.objects.filter(project=project))
         .exclude(preference="")
         .order_by("item_id", "pk")
         .values_list(
@@ -87,11 +88,16 @@ def export_annotations(
     one streamed query each, like the pairs.
     """
     pseudonyms = Pseudonyms(project)
+    options = options or PairOptions()
+    left_out = left_out_of_exports(project, include_paused=options.include_paused)
+    # Kept only when asked for, and then flagged line by line.
+    paused = frozenset(paused_experts(project)) if options.include_paused else frozenset()
     params = {"project": project.pk}
     if base.on_postgresql():
-        judgments, skips = base.streamed(JUDGMENTS, params), base.streamed(SKIPS, params)
+        judgments = base.streamed(JUDGMENTS, {**params, **left_out.params})
+        skips = base.streamed(SKIPS, params)
     else:
-        judgments, skips = _judgments_by_orm(project), _skips_by_orm(project)
+        judgments, skips = _judgments_by_orm(project, left_out), _skips_by_orm(project)
     for (
         item_id,
         expert_id,
@@ -117,6 +123,7 @@ def export_annotations(
                 "guideline_version": version,
             },
             gold,
+            expert_id in paused,
         )
     reasons = {value: str(label) for value, label in Skip.Reason.choices}
     for item_id, expert_id, reason, note, gold, created, shown_left in skips:
@@ -134,12 +141,16 @@ def export_annotations(
                 "guideline_version": None,
             },
             gold,
+            expert_id in paused,
         )
 
 
-def _judgment_line(item_id: str, annotator: str, fields: dict[str, Any], gold: bool) -> bytes:
+def _judgment_line(item_id: str, annotator: str, fields: dict[str, Any], gold: bool, paused: bool) -> bytes:
     # No floats: orjson's bytes are json's.
-    return dumps({"item_id": item_id, "annotator": annotator, **fields, "gold": gold}, floats_checked=True)
+    return dumps(
+        {"item_id": item_id, "annotator": annotator, **fields, "gold": gold, "expert_paused": paused},
+        floats_checked=True,
+    )
 
 
 ANNOTATIONS = register(
@@ -158,6 +169,7 @@ ANNOTATIONS = register(
             "submitted_at": "string",
             "guideline_version": "integer?",
             "gold": "boolean",
+            "expert_paused": "boolean",
         },
     )
 )

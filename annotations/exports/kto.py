@@ -20,7 +20,9 @@ def export_kto(
     """TRL unpaired preferences: the preferred response is desirable, the other undesirable;
     "both are bad" makes both undesirable. Ties say nothing either way and are left out."""
     conversational = is_conversational(project, annotations__preference__in=DESIRABILITY)
-    for annotation in annotations_with_items(project, DESIRABILITY).iterator(chunk_size=CHUNK_SIZE):
+    for annotation in annotations_with_items(project, DESIRABILITY, options or PairOptions()).iterator(
+        chunk_size=CHUNK_SIZE
+    ):
         item = annotation.item
         annotator = annotator_pseudonym(project_id=project.pk, user_id=annotation.expert_id)
         prompt = item.messages if conversational else item.prompt

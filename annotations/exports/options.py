@@ -42,6 +42,8 @@ class PairOptions:
     min_agreement: float = 0.0  # pairs whose judgments agree less are left out
     splits: tuple[tuple[str, float], ...] = ()  # e.g. (("test", 0.1),); the rest is "train"
     ties: str = "drop"  # drop | separate: a bundle then carries ties.jsonl beside the pairs
+    # Keep the labels of experts the quality controls paused (every format; flagged in `annotations`).
+    include_paused: bool = False
 
     def __post_init__(self) -> None:
         if self.style not in STYLES:

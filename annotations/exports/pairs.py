@@ -20,6 +20,7 @@ from annotations.exports.base import (
 from annotations.exports.options import PairOptions, export_id_for, prompt_id, split_of
 from annotations.exports.registry import ExportFormat, register
 from annotations.models import Annotation
+from annotations.queries import LEFT_OUT_SQL, LeftOut, left_out_of_exports
 from labelhub.fastjson import has_float
 from labelhub.fastjson import loads as json_loads
 from projects.models import Item, Project, Response
@@ -63,7 +64,7 @@ FROM (
     FROM annotations_annotation a
     JOIN annotations_assignment s ON s.id = a.assignment_id
     LEFT JOIN projects_guideline g ON g.id = a.guideline_id
-    WHERE a.project_id = %(project)s AND a.preference IN {COMPARISONS}
+    WHERE a.project_id = %(project)s AND a.preference IN {COMPARISONS} AND {LEFT_OUT_SQL}
     GROUP BY a.item_id
     ORDER BY a.item_id
 ) j
@@ -80,11 +81,11 @@ ORDER BY j.item_id
 """
 
 
-def _judged_items_by_orm(project: Project) -> Iterator[tuple]:
+def _judged_items_by_orm(project: Project, left_out: LeftOut) -> Iterator[tuple]:
     """JUDGED_ITEMS's rows, for databases other than PostgreSQL: the judgments in item order,
     and the items and responses they need a chunk of items at a time."""
     judgments = (
-        Annotation.objects.filter(project=project, preference__in=COMPARISON_VALUES)
+        left_out.apply(Annotation.objects.filter(project=project, preference__in=COMPARISON_VALUES))
         .order_by("item_id", "pk")
         .values_list(
             "item_id", "preference", "strength", "expert_id", "guideline__version", "assignment__shown_left"
@@ -120,7 +121,9 @@ def _judged_items_by_orm(project: Project) -> Iterator[tuple]:
             )
 
 
-def _item_judgments(project: Project) -> Iterator[tuple[ItemRow, list[JudgmentRow], dict[int, ResponseRow]]]:
+def _item_judgments(
+    project: Project, left_out: LeftOut
+) -> Iterator[tuple[ItemRow, list[JudgmentRow], dict[int, ResponseRow]]]:
     """Each judged item with its comparison judgments and its responses, in item order.
 
     Plain values, not model instances: building models (and sending their signals) took most of
@@ -128,9 +131,9 @@ def _item_judgments(project: Project) -> Iterator[tuple[ItemRow, list[JudgmentRo
     """
     postgresql = base.on_postgresql()
     if postgresql:
-        rows = base.streamed(JUDGED_ITEMS, {"project": project.pk})
+        rows = base.streamed(JUDGED_ITEMS, {"project": project.pk, **left_out.params})
     else:
-        rows = _judged_items_by_orm(project)
+        rows = _judged_items_by_orm(project, left_out)
     for external_id, prompt, is_chat, content_0, model_0, content_1, model_1, *judged in rows:
         responses = {}
         if content_0 is not None:
@@ -169,7 +172,8 @@ def _pair_lines(
 ) -> Iterator[bytes]:
     export_id = export_id_for(project, options)
     pseudonyms = Pseudonyms(project)
-    for item, judgments, responses in _item_judgments(project):
+    left_out = left_out_of_exports(project, include_paused=options.include_paused)
+    for item, judgments, responses in _item_judgments(project, left_out):
         counts = Counter([a.preference for a in judgments])
         preferring = sum(counts[p] for p in PREFERRING)
         tally["dropped: tie or both bad"] += len(judgments) - preferring

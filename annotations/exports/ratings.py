@@ -7,6 +7,7 @@ from annotations.exports.base import CHUNK_SIZE, criterion_keys, dumps, is_conve
 from annotations.exports.options import PairOptions
 from annotations.exports.registry import ExportFormat, register
 from annotations.models import Rating
+from annotations.queries import left_out_of_exports
 from labelhub.pseudonyms import annotator_pseudonym
 from projects.models import Project
 
@@ -18,8 +19,9 @@ def export_ratings(
     rubric version (null where an optional criterion was left out or the response not ratable)."""
     conversational = is_conversational(project, annotations__ratings__isnull=False)
     keys_of = criterion_keys(project)
+    left_out = left_out_of_exports(project, include_paused=(options or PairOptions()).include_paused)
     ratings = (
-        Rating.objects.filter(annotation__project=project)
+        left_out.apply(Rating.objects.filter(annotation__project=project), path="annotation__")
         .select_related("annotation__item", "response")
         .order_by("annotation__item_id", "annotation_id", "response__position")
     )

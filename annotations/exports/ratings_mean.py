@@ -8,6 +8,7 @@ from annotations.exports.base import CHUNK_SIZE, criterion_keys, dumps, is_conve
 from annotations.exports.options import PairOptions
 from annotations.exports.registry import ExportFormat, register
 from annotations.models import Rating
+from annotations.queries import left_out_of_exports
 from labelhub.pseudonyms import annotator_pseudonym
 from projects.models import Project
 
@@ -19,8 +20,9 @@ def export_ratings_mean(
     criterion (null where nobody scored it) and the raw scores behind it."""
     conversational = is_conversational(project, annotations__ratings__isnull=False)
     keys_of = criterion_keys(project)
+    left_out = left_out_of_exports(project, include_paused=(options or PairOptions()).include_paused)
     ratings = (
-        Rating.objects.filter(annotation__project=project)
+        left_out.apply(Rating.objects.filter(annotation__project=project), path="annotation__")
         .select_related("annotation__item", "response")
         .order_by("response__item_id", "response__position", "rubric_version", "annotation_id")
     )

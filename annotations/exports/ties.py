@@ -15,7 +15,9 @@ def export_ties(
 ) -> Iterator[bytes]:
     """Tie judgments, which make no pair: one line each, for those who model ties separately."""
     conversational = is_conversational(project, annotations__preference="tie")
-    for annotation in annotations_with_items(project, ["tie"]).iterator(chunk_size=CHUNK_SIZE):
+    for annotation in annotations_with_items(project, ["tie"], options or PairOptions()).iterator(
+        chunk_size=CHUNK_SIZE
+    ):
         item = annotation.item
         texts = [r.content for r in item.responses.all()]
         yield dumps(

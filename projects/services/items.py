@@ -393,11 +393,11 @@ def items_set_qualification(*, items: QuerySet[Item], qualification: bool) -> Qu
     if qualification:
         for external_id in wanted.filter(is_gold=False).values_list("external_id", flat=True):
             refused.append(
-                f"{external_id}: only a gold item (with its expected answer) can be a qualification item."
+                f"Item {external_id}: only a gold item (with its answer) can be a qualification item."
             )
         wanted = wanted.filter(is_gold=True)
     answered = labelled_items(wanted)
     for external_id in answered.values_list("external_id", flat=True):
-        refused.append(f"{external_id}: already answered, so its use can no longer change.")
+        refused.append(f"Item {external_id}: already answered, so its use can no longer change.")
     changed = wanted.exclude(pk__in=answered.values("pk")).update(is_qualification=qualification)
     return QualificationChange(changed=changed, refused=refused)

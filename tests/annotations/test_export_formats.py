@@ -75,6 +75,7 @@ def test_the_annotations_export_has_every_judgment_and_every_skip(judged, annota
         "submitted_at",
         "guideline_version",
         "gold",
+        "expert_paused",
     ]
     assert (first["strength"], first["rationale"], first["shown_order"], first["guideline_version"]) == (
         "much",

@@ -35,6 +35,11 @@ class Command(BaseCommand):
             help="write every format, a manifest.json and a README.md card into DIR",
         )
         parser.add_argument("--parquet", action="store_true", help="with --bundle: Parquet copies too")
+        parser.add_argument(
+            "--include-paused",
+            action="store_true",
+            help="keep the labels of experts the quality controls paused (left out by default)",
+        )
         pairs = parser.add_argument_group("pairs options")
         pairs.add_argument(
             "--style",
@@ -77,6 +82,7 @@ class Command(BaseCommand):
                 min_annotations=options["min_annotations"],
                 min_agreement=options["min_agreement"],
                 splits=parse_splits(options["split"]),
+                include_paused=options["include_paused"],
             )
             rows = export_lines(target, format, pair_options)
         except ValueError as exc:
