@@ -14,11 +14,12 @@ from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import StreamingHttpResponse
+from django.utils import timezone
 from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import PermissionDenied, ValidationError
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
@@ -27,6 +28,7 @@ from rest_framework.views import APIView
 
 from annotations import services
 from annotations.downloads import export_download
+from annotations.eligibility import expert_standing, standing_notice
 from annotations.forms import ApiExportForm
 from annotations.judging import DISPLAY_CHOICES, Judgment, judgment_errors
 from annotations.models import ACTIVE_SECONDS_MAX, RATIONALE_MAX_CHARS, Annotation, Assignment
@@ -116,6 +118,10 @@ class NextView(APIView):
         messages = serializers.ListField(source="item.messages")
         responses = serializers.SerializerMethodField()
         expires_at = serializers.DateTimeField()
+        qualification = serializers.BooleanField(
+            source="item.is_qualification",
+            help_text="Whether the item is part of the project's qualification.",
+        )
 
         def get_responses(self, assignment: Assignment) -> list[dict[str, str]]:
             # Display order, as "A" and "B"; which model wrote which is never sent.
@@ -131,6 +137,9 @@ class NextView(APIView):
         self.InputSerializer(data=request.data).is_valid(raise_exception=True)
         assignment = services.assignment_next(project=project, expert=request.user)
         if assignment is None:
+            standing = expert_standing(project=project, expert=request.user, now=timezone.now())
+            if not standing.standing.serves:  # paused, or failed the qualification: say so
+                raise PermissionDenied(standing_notice(standing))
             return Response(status=status.HTTP_204_NO_CONTENT)
         return Response(self.OutputSerializer(assignment).data)
 

@@ -243,3 +243,23 @@ def test_a_project_with_no_bar_never_pauses(gold_checked, annotator):
     for _ in range(20):
         answer(acme, annotator, correct=False, rng=always_gold())
     assert membership_of(acme, annotator).quality_status == QualityStatus.ACTIVE
+
+
+def test_the_labelling_api_says_why_a_paused_expert_gets_no_item(gold_checked, annotator):
+    from tests.conftest import api_for
+
+    acme, _, _ = gold_checked
+    api = api_for(annotator)
+    url = reverse("annotations:api-next", args=[acme.code])
+    assert api.post(url, {}, format="json").json()["qualification"] is False
+    Membership.objects.filter(project=acme, user=annotator).update(quality_status=QualityStatus.PAUSED)
+    refused = api.post(url, {}, format="json")
+    assert refused.status_code == 403 and "Your work on this project is paused" in refused.json()["detail"]
+
+
+def test_the_labelling_api_marks_qualification_items(qualifying, annotator):
+    from tests.conftest import api_for
+
+    acme, _, _ = qualifying
+    served = api_for(annotator).post(reverse("annotations:api-next", args=[acme.code]), {}, format="json")
+    assert served.status_code == 200 and served.json()["qualification"] is True
