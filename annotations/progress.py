@@ -22,7 +22,8 @@ def items_left_for(*, expert: User, projects: QuerySet[Project]) -> dict[int, in
     Gold checks count like any other item, so the figure drops by one after each item whatever it
     was: otherwise an unchanged count would tell the expert they had just answered a check. They
     are served only mixed into real work (and only where the project has a gold rate), so they
-    leave the count with the last real item.
+    leave the count with the last real item. By the expert's standing: while they qualify, the
+    qualification items left to them (at most its length); paused or failed, nothing.
     """
     now, domains = timezone.now(), expert_eligible_domains(user=expert)
     projects = list(projects)
