@@ -51,8 +51,8 @@ def assert_rows_match_the_declaration(export_format: ExportFormat, lines: list[b
 @pytest.mark.parametrize("name", [n for n in REGISTRY if n not in RUBRIC_ONLY])
 @pytest.mark.parametrize(
     "options",
-    [PairOptions(), PairOptions(margin=True)],
-    ids=["plain", "margin"],
+    [PairOptions(), PairOptions(margin=True), PairOptions(margin=True, aggregate="dawid_skene")],
+    ids=["plain", "margin", "margin-dawid_skene"],
 )
 def test_each_comparison_format_writes_exactly_the_columns_and_types_it_declares(
     judged,  # noqa: F811
