@@ -137,7 +137,8 @@ class ExportForm(forms.Form):
         required=False,
     )
     aggregate = forms.ChoiceField(
-        choices=AGGREGATES.items(),
+        # Read when the form is built: apps above this one register aggregates when ready.
+        choices=lambda: [(name, aggregate.label) for name, aggregate in AGGREGATES.items()],
         initial="none",
         required=False,
     )

@@ -3,6 +3,8 @@
 Each format is one module of this package that registers an `ExportFormat`: its name, its
 columns and their types, and its rows. The command, the export page, the API and the bundle list
 the formats from the registry, so adding a format is one module (imported below) and its test.
+The pairs' per-item aggregates are listed the same way (`options.AGGREGATES`); an app above this
+one adds its own with `register_aggregate` in its `ready()`.
 
 Rows are produced from a chunked iterator (a server-side cursor on PostgreSQL), so memory stays
 flat whatever the project's size, and in a fixed order, so that the same data always gives the
@@ -20,10 +22,12 @@ from annotations.exports.options import (
     SPLITS_PATTERN,
     STYLES,
     TIE_HANDLING,
+    Aggregate,
     PairOptions,
     export_id_for,
     parse_splits,
     prompt_id,
+    register_aggregate,
     split_of,
 )
 from annotations.exports.registry import REGISTRY, ExportFormat, export_format, export_lines
@@ -38,6 +42,7 @@ __all__ = [
     "SPLIT_NAMES",
     "STYLES",
     "TIE_HANDLING",
+    "Aggregate",
     "ExportFormat",
     "PairOptions",
     "export_format",
@@ -45,5 +50,6 @@ __all__ = [
     "export_lines",
     "parse_splits",
     "prompt_id",
+    "register_aggregate",
     "split_of",
 ]

@@ -2,12 +2,14 @@
 
 import hashlib
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Count, Max
 
 from annotations.models import Annotation
+from annotations.queries import LeftOut
 from labelhub.fastjson import canonical_json
 from projects.models import Project
 
@@ -15,7 +17,6 @@ from projects.models import Project
 # checks below read these.
 # Each option's values with what the export page calls them.
 STYLES = {"auto": "Auto", "standard": "Plain strings", "conversational": "Chat messages"}
-AGGREGATES = {"none": "A pair per annotation", "majority": "Majority per item"}
 TIE_HANDLING = {"drop": "Leave ties out", "separate": "Bundle: ties in ties.jsonl"}
 SPLIT_NAMES = ("test", "validation")
 # A share strictly between 0 and 1 such as 0.1, with at most 11 decimals, so that none rounds to 0 or 1.
@@ -26,7 +27,43 @@ _TEST, _VALIDATION = (rf"{name} *= *{_SHARE}" for name in SPLIT_NAMES)
 SPLITS_PATTERN = rf"^ *(?:{_TEST}(?: *, *{_VALIDATION})?|{_VALIDATION}(?: *, *{_TEST})?) *$"
 
 
-def _one_of(values: dict[str, str]) -> str:
+# An item's consensus computed before the rows stream (the connection is busy while they do):
+# {item external_id: (choice, confidence)}, the choice in `Preference`'s terms, the confidence the
+# probability the method gives it, from the annotations the export keeps (`LeftOut`). Items it
+# leaves out, or settles on a tie or "both are bad", make no pair.
+ItemConsensus = Callable[[Project, LeftOut], Mapping[str, tuple[str, float]]]
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    """A way to make one pair per item. `consensus` is None for those the pairs decide from the
+    item's own votes as they stream (majority); the others are computed first, from the whole
+    project, by an app above this one, which registers its aggregate when it is ready."""
+
+    name: str  # the option's value in the command, the page, the API and the manifest
+    label: str  # what the export page calls it
+    consensus: ItemConsensus | None = None
+
+
+AGGREGATES: dict[str, Aggregate] = {
+    aggregate.name: aggregate
+    for aggregate in (
+        Aggregate("none", "A pair per annotation"),
+        Aggregate("majority", "Majority per item"),
+    )
+}
+
+
+def register_aggregate(aggregate: Aggregate) -> Aggregate:
+    """Offer `aggregate` wherever the aggregates are listed (the command, the page, the API)."""
+    if AGGREGATES.get(aggregate.name, aggregate) != aggregate:
+        raise ValueError(f"aggregate {aggregate.name!r} is registered twice")
+    # The same one again is fine: an app's ready() runs again when the app registry is rebuilt.
+    AGGREGATES[aggregate.name] = aggregate
+    return aggregate
+
+
+def _one_of(values: Mapping[str, object]) -> str:
     *first, last = values
     return f"{', '.join(first)} or {last}"
 
@@ -37,7 +74,7 @@ class PairOptions:
 
     style: str = "auto"  # auto | standard | conversational
     margin: bool = False
-    aggregate: str = "none"  # none: a pair per annotation; majority: a pair per item
+    aggregate: str = "none"  # none: a pair per annotation; others (see AGGREGATES): a pair per item
     min_annotations: int = 1  # items with fewer judgments are left out
     min_agreement: float = 0.0  # pairs whose judgments agree less are left out
     splits: tuple[tuple[str, float], ...] = ()  # e.g. (("test", 0.1),); the rest is "train"

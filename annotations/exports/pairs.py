@@ -1,8 +1,8 @@
 """TRL preference pairs with an explicit prompt: one per preferring judgment, or one per item
-with its majority; metadata columns of one type each."""
+with its majority or a consensus computed first; metadata columns of one type each."""
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from itertools import batched, groupby
 from typing import Any, NamedTuple
 
@@ -17,7 +17,7 @@ from annotations.exports.base import (
     dumps,
     is_conversational,
 )
-from annotations.exports.options import PairOptions, export_id_for, prompt_id, split_of
+from annotations.exports.options import AGGREGATES, PairOptions, export_id_for, prompt_id, split_of
 from annotations.exports.registry import ExportFormat, register
 from annotations.models import Annotation
 from annotations.queries import LEFT_OUT_SQL, LeftOut, left_out_of_exports
@@ -162,17 +162,37 @@ def export_pairs(
             "use --style conversational or auto"
         )
     conversational = has_chat if options.style == "auto" else options.style == "conversational"
+    consensus = AGGREGATES[options.aggregate].consensus
+    if consensus is not None and not project.compares:
+        raise ValueError(
+            f"aggregate {options.aggregate} weighs the experts' choices between responses, and this "
+            "project only rates them on its rubric: use the ratings exports"
+        )
+    left_out = left_out_of_exports(project, include_paused=options.include_paused)
+    # Computed now, while the connection is free: the rows then stream on it.
+    decided = consensus(project, left_out) if consensus is not None else None
     return _pair_lines(
-        project, options, tally if tally is not None else Counter(), conversational=conversational
+        project,
+        options,
+        tally if tally is not None else Counter(),
+        conversational=conversational,
+        left_out=left_out,
+        decided=decided,
     )
 
 
 def _pair_lines(
-    project: Project, options: PairOptions, tally: Counter, *, conversational: bool
+    project: Project,
+    options: PairOptions,
+    tally: Counter,
+    *,
+    conversational: bool,
+    left_out: LeftOut,
+    decided: Mapping[str, tuple[str, float]] | None,
 ) -> Iterator[bytes]:
+    """`decided`: each item's consensus (choice, confidence) when the aggregate computes one."""
     export_id = export_id_for(project, options)
     pseudonyms = Pseudonyms(project)
-    left_out = left_out_of_exports(project, include_paused=options.include_paused)
     for item, judgments, responses in _item_judgments(project, left_out):
         counts = Counter([a.preference for a in judgments])
         preferring = sum(counts[p] for p in PREFERRING)
@@ -180,12 +200,23 @@ def _pair_lines(
         if len(judgments) < options.min_annotations:
             tally["dropped: too few judgments"] += preferring
             continue
+        confidence = None
         if options.aggregate == "majority":
             (top, votes), *rest = [*counts.most_common(), ("", 0)]
             if top not in PREFERRING or votes == rest[0][1]:
                 tally["dropped: no majority"] += preferring
                 continue
             tally["dropped: outvoted"] += preferring - votes
+            groups = [[a for a in judgments if a.preference == top]]
+        elif decided is not None:
+            top, confidence = decided.get(item.external_id, ("", 0.0))
+            if top not in PREFERRING:
+                tally["dropped: no consensus for a or b"] += preferring
+                continue
+            if not counts[top]:  # a gold answer (or the experts' records) against every judgment
+                tally["dropped: no judgment for the consensus"] += preferring
+                continue
+            tally["dropped: outvoted"] += preferring - counts[top]
             groups = [[a for a in judgments if a.preference == top]]
         else:
             groups = [[a] for a in judgments if a.preference in PREFERRING]
@@ -219,9 +250,11 @@ def _pair_lines(
                         "agreement": round(agreement, 4),
                         "split": split_of(key, options.splits),
                         "export_id": export_id,
+                        **({"confidence": round(float(confidence), 4)} if confidence is not None else {}),
                     },
                 ),
-                # Its only floats are the rounded agreement and margin, unless the prompt has some.
+                # Its only floats are the rounded agreement, margin and confidence, unless the
+                # prompt has some.
                 floats_checked=not has_float(item.prompt),
             )
 
@@ -250,7 +283,7 @@ def _pair_row(
         "prompt": prompt,
         "chosen": chosen_out,
         "rejected": rejected_out,
-        "id": f"{item.external_id}:{annotators[0]}" if len(group) == 1 else f"{item.external_id}:majority",
+        "id": f"{item.external_id}:{_id_suffix(options, annotators)}",
         "item_id": item.external_id,
         "prompt_id": stats["prompt_id"],
         "chosen_model": chosen.model,
@@ -266,7 +299,16 @@ def _pair_row(
     if options.margin:
         margins = [STRENGTH_MARGINS.get(a.strength, 0.0) for a in group]
         row["margin"] = round(sum(margins) / len(margins), 4)
+    if "confidence" in stats:
+        row["confidence"] = stats["confidence"]
     return row
+
+
+def _id_suffix(options: PairOptions, annotators: list[str]) -> str:
+    """What makes a row's id unique within its item: its annotator, or the aggregate that made it."""
+    if AGGREGATES[options.aggregate].consensus is not None:
+        return options.aggregate
+    return annotators[0] if len(annotators) == 1 else "majority"
 
 
 PAIRS = register(
@@ -291,6 +333,8 @@ PAIRS = register(
             "export_id": "string",
             "guideline_version": "integer?",
         },
-        optional_columns={"margin": "number"},
+        # margin with --margin; confidence (the consensus's probability of the chosen response)
+        # with an aggregate computed first, such as dawid_skene.
+        optional_columns={"margin": "number", "confidence": "number"},
     )
 )

@@ -9,7 +9,7 @@ from django.urls import reverse
 from annotations.bundle import export_bundle
 from annotations.exports import PairOptions, export_lines
 from labelhub.models import AuditEvent
-from tests.annotations.test_export_options import voted  # noqa: F401 - a fixture
+from tests.annotations.test_export_options import outvoted, voted  # noqa: F401 - a fixture
 
 
 def test_a_bundle_holds_every_format_with_a_manifest_that_accounts_for_every_judgment(voted, tmp_path):  # noqa: F811
@@ -79,3 +79,14 @@ def test_ties_go_to_their_own_file_when_asked(voted, tmp_path):  # noqa: F811
     (line,) = [json.loads(text) for text in (tmp_path / "kept" / "ties.jsonl").read_text().splitlines()]
     assert line["item_id"] == "a-1" and line["responses"] == ["First answer to a-1", "Second answer to a-1"]
     assert manifest["options"]["ties"] == "separate" and manifest["files"]["ties"]["rows"] == 1
+
+
+def test_a_dawid_skene_bundle_says_so_and_accounts_for_every_judgment(outvoted, tmp_path):  # noqa: F811
+    options = PairOptions(aggregate="dawid_skene")
+    manifest = export_bundle(project=outvoted, directory=tmp_path, options=options)
+    assert manifest["options"]["aggregate"] == "dawid_skene"
+    pairs = manifest["pairs"]
+    assert (pairs["kept"], pairs["judgments_kept"]) == (6, 18)
+    assert pairs["dropped"] == {"no consensus for a or b": 6, "outvoted": 12, "tie or both bad": 4}
+    assert pairs["judgments_kept"] + sum(pairs["dropped"].values()) == outvoted.annotations.count()
+    assert (tmp_path / "pairs.jsonl").read_bytes() == b"".join(export_lines(outvoted, "pairs", options))

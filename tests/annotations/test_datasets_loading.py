@@ -78,6 +78,14 @@ def test_pairs_load_as_trl_conversational_preference_data(labelled, tmp_path):
     assert data[1]["chosen"] == [{"role": "assistant", "content": "Second answer to chat"}]
 
 
+def test_dawid_skene_pairs_load_with_a_float_confidence(labelled, tmp_path):
+    data = load(labelled, "pairs", tmp_path, PairOptions(aggregate="dawid_skene", margin=True))
+    assert data.num_rows == 2 and data["item_id"] == ["plain", "chat"]
+    assert data.features["confidence"].dtype == "float64" and data.features["margin"].dtype == "float64"
+    assert all(0.5 < confidence <= 1 for confidence in data["confidence"])
+    assert data["id"] == ["plain:dawid_skene", "chat:dawid_skene"]
+
+
 def test_plain_prompts_load_as_standard_preference_data(acme, annotator, tmp_path):
     ItemFactory(project=acme, external_id="p")
     assignment = assignment_next(project=acme, expert=annotator)

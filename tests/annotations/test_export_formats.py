@@ -6,7 +6,7 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 
-from annotations.exports import FORMATS, export_lines
+from annotations.exports import FORMATS, PairOptions, export_lines
 from annotations.services import Judgment, annotation_submit, assignment_next, assignment_skip
 from labelhub.pseudonyms import annotator_pseudonym
 from tests.factories import ItemFactory
@@ -119,16 +119,21 @@ def test_the_command_and_the_download_offer_the_new_formats(client, manager, jud
 
 
 @pytest.mark.postgres_only
-@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize(
+    "fmt, options",
+    [(fmt, PairOptions()) for fmt in FORMATS]
+    + [("pairs", PairOptions(aggregate=aggregate)) for aggregate in ("majority", "dawid_skene")],
+    ids=[*FORMATS, "pairs-majority", "pairs-dawid_skene"],
+)
 def test_postgresql_s_streamed_statements_and_the_orm_give_the_same_bytes(
-    judged, annotator, annotator2, monkeypatch, fmt
+    judged, annotator, annotator2, monkeypatch, fmt, options
 ):
     """PostgreSQL streams hand-written statements; other databases (the embedded default) read
     the same rows through the ORM. Both must write the same files."""
     judge(judged, annotator2, "B", 1, "B is shorter")
     judge(judged, annotator2, "A", 2)
-    streamed = b"".join(export_lines(judged, fmt))
+    streamed = b"".join(export_lines(judged, fmt, options))
     monkeypatch.setattr("annotations.exports.base.on_postgresql", lambda: False)
-    assert b"".join(export_lines(judged, fmt)) == streamed
+    assert b"".join(export_lines(judged, fmt, options)) == streamed
     if fmt in ("pairs", "annotations"):
         assert streamed.count(b"\n") >= 3  # there is something to compare

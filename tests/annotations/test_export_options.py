@@ -1,14 +1,20 @@
+import io
 import json
 import uuid
+from collections import Counter
 
+import pandas as pd
 import pytest
 from django.core.management import CommandError, call_command
+from django.urls import reverse
 
 from annotations.exports import PairOptions, parse_splits, split_of
 from annotations.exports.pairs import export_pairs
 from annotations.services import Judgment, annotation_submit, assignment_next
-from tests.conftest import member
-from tests.factories import ItemFactory
+from labelhub.models import AuditEvent
+from projects.models import Project
+from tests.conftest import api_for, member
+from tests.factories import FixedDraws, ItemFactory
 
 
 def judge(project, expert, choice, strength=None):
@@ -157,3 +163,159 @@ def test_an_export_the_options_cannot_give_is_refused_before_it_reads_any_row(ac
     lines = export_lines(acme, "pairs", PairOptions())
     acme.refresh_from_db()
     assert [json.loads(line)["item_id"] for line in lines] == ["chat"]
+
+
+# The outvoted project: two reliable experts and three who answer A whatever they are shown.
+RELIABLE, ALWAYS_A = ("reliable0", "reliable1"), ("always_a0", "always_a1", "always_a2")
+# What the reliable experts answer on each item; the g items are gold checks, answered so.
+RELIABLE_SAY = {"g0": "B", "g1": "B", "g2": "tie", "i0": "A", "i1": "B", "i2": "A", "i3": "B", "t0": "tie"}
+
+
+def judge_items(project, expert, choices: dict[str, str]) -> None:
+    """`expert` answers every item served to them, as `choices` says for its external id."""
+    # Gold checks are served only when due: with these draws, whenever one is.
+    while (assignment := assignment_next(project=project, expert=expert, rng=FixedDraws(0.0))) is not None:
+        choice = choices[assignment.item.external_id]
+        annotation_submit(
+            assignment=assignment,
+            expert=expert,
+            judgment=Judgment(choice, None if choice == "tie" else 2, ""),
+            idempotency_key=uuid.uuid4(),
+        )
+
+
+@pytest.fixture
+def outvoted(acme):
+    """On i1 and i3 the reliable experts say B and the three always-A experts outvote them; the
+    gold checks show what the always-A experts' A is worth."""
+    acme.labels_per_item, acme.gold_percent = 5, 50
+    acme.save()
+    for external_id, choice in RELIABLE_SAY.items():
+        gold = external_id.startswith("g")
+        ItemFactory(
+            project=acme,
+            external_id=external_id,
+            is_gold=gold,
+            gold_answer={"preference": choice.lower()} if gold else None,
+        )
+    for username in RELIABLE:
+        judge_items(acme, member(acme, username, "expert"), RELIABLE_SAY)
+    for username in ALWAYS_A:
+        judge_items(acme, member(acme, username, "expert"), dict.fromkeys(RELIABLE_SAY, "A"))
+    assert acme.annotations.count() == 5 * len(RELIABLE_SAY)
+    return acme
+
+
+def test_dawid_skene_gives_a_pair_per_item_as_the_consensus_decides_not_as_the_majority_votes(outvoted):
+    from quality.consensus import dawid_skene
+
+    judgments = pd.DataFrame(
+        [
+            (item, expert, (RELIABLE_SAY[item] if expert in RELIABLE else "A").lower())
+            for item in RELIABLE_SAY
+            for expert in RELIABLE + ALWAYS_A
+        ],
+        columns=["item", "expert", "label"],
+    )
+    consensus = dawid_skene(judgments, gold={"g0": "b", "g1": "b", "g2": "tie"}).items
+    expected = [
+        (item, "First" if decided.label == "a" else "Second", round(decided.confidence, 4))
+        for item, decided in consensus.iterrows()
+        if decided.label in ("a", "b")
+    ]
+    lines = rows(outvoted, aggregate="dawid_skene")
+    assert [(r["item_id"], r["chosen"].split()[0], r["confidence"]) for r in lines] == expected
+    assert [(r["item_id"], r["chosen"].split()[0]) for r in lines] == [
+        ("g0", "Second"),
+        ("g1", "Second"),
+        ("i0", "First"),
+        ("i1", "Second"),
+        ("i2", "First"),
+        ("i3", "Second"),
+    ]  # g2 and t0 are ties: no pair
+    # The majority follows the three who always say A.
+    assert {r["item_id"]: r["chosen"].split()[0] for r in rows(outvoted, aggregate="majority")}[
+        "i1"
+    ] == "First"
+
+    i1 = lines[3]
+    assert i1["id"] == "i1:dawid_skene" and list(i1)[-1] == "confidence"
+    assert len(i1["annotators"]) == 2 and (i1["agreement"], i1["n_annotations"]) == (0.4, 5)
+    assert i1["strength"] == "clearly"
+    assert all(0.5 < r["confidence"] <= 1 for r in lines)
+    assert [r["confidence"] for r in lines[:2]] == [1.0, 1.0]  # gold answers are held, not estimated
+    assert "confidence" not in rows(outvoted, aggregate="majority")[0]
+
+
+def test_dawid_skene_drops_items_by_agreement_and_number_of_judgments_as_majority_does(outvoted):
+    kept = rows(outvoted, aggregate="dawid_skene", min_agreement=0.5)
+    assert [r["item_id"] for r in kept] == ["i0", "i2"]  # the others have 2 of 5 judgments for them
+    assert rows(outvoted, aggregate="dawid_skene", min_annotations=6) == []
+
+
+def test_dawid_skene_accounts_for_every_judgment_it_leaves_out(outvoted):
+    tally = Counter()
+    lines = list(export_pairs(outvoted, PairOptions(aggregate="dawid_skene"), tally))
+    assert (tally["kept"], tally["judgments kept"]) == (len(lines), 2 * 2 + 2 * 2 + 5 * 2)
+    assert tally["dropped: no consensus for a or b"] == 2 * 3  # the A judgments on g2 and t0
+    assert tally["dropped: tie or both bad"] == 2 * 2
+    assert tally["dropped: outvoted"] == 4 * 3  # the always-A judgments on g0, g1, i1 and i3
+    assert tally["judgments kept"] + sum(n for key, n in tally.items() if key.startswith("dropped")) == 40
+
+
+def test_a_gold_answer_nobody_gave_makes_no_pair(acme, annotator):
+    acme.gold_percent = 50
+    acme.save()
+    ItemFactory(project=acme, external_id="g", is_gold=True, gold_answer={"preference": "b"})
+    ItemFactory(project=acme, external_id="r")  # gold checks are served among real work
+    judge_items(acme, annotator, {"g": "A", "r": "B"})
+    tally = Counter()
+    assert [
+        json.loads(line)["item_id"]
+        for line in export_pairs(acme, PairOptions(aggregate="dawid_skene"), tally)
+    ] == ["r"]
+    assert tally["dropped: no judgment for the consensus"] == 1
+
+
+def test_dawid_skene_is_refused_on_a_project_that_only_rates(client, manager, acme, annotator, tmp_path):
+    from annotations.exports import export_lines
+
+    acme.kind = Project.Kind.RUBRIC
+    acme.save()
+    with pytest.raises(ValueError, match="aggregate dawid_skene weighs the experts' choices"):
+        export_lines(acme, "pairs", PairOptions(aggregate="dawid_skene"))
+    with pytest.raises(CommandError, match="only rates them on its rubric"):
+        call_command("export_dataset", acme.slug, "--aggregate", "dawid_skene", "-o", str(tmp_path / "x"))
+    assert not (tmp_path / "x").exists()
+    client.force_login(manager)
+    for options in ({"format": "pairs"}, {"format": "bundle"}):
+        page = client.post(
+            reverse("annotations:export", args=[acme.code]), {**options, "aggregate": "dawid_skene"}
+        )
+        assert page.status_code == 400 and "only rates them on its rubric" in page.content.decode()
+    api = api_for(manager).get(
+        reverse("annotations:api-export", args=[acme.slug]), {"format": "pairs", "aggregate": "dawid_skene"}
+    )
+    assert api.status_code == 400 and "only rates them on its rubric" in api.json()["non_field_errors"][0]
+    assert not AuditEvent.objects.filter(action=AuditEvent.Action.EXPORT_DOWNLOADED).exists()
+    assert list(export_lines(acme, "pairs", PairOptions(aggregate="majority"))) == []
+
+
+def test_the_command_the_page_and_the_api_give_the_dawid_skene_pairs(client, manager, outvoted, tmp_path):
+    expected = b"".join(export_pairs(outvoted, PairOptions(aggregate="dawid_skene")))
+    assert expected.count(b"\n") == 6
+    target = tmp_path / "pairs.jsonl"
+    call_command(
+        "export_dataset", outvoted.slug, "--aggregate", "dawid_skene", "-o", str(target), stderr=io.StringIO()
+    )
+    assert target.read_bytes() == expected
+    client.force_login(manager)
+    page = client.post(
+        reverse("annotations:export", args=[outvoted.code]), {"format": "pairs", "aggregate": "dawid_skene"}
+    )
+    assert page.status_code == 200 and b"".join(page.streaming_content) == expected
+    api = api_for(manager).get(
+        reverse("annotations:api-export", args=[outvoted.slug]),
+        {"format": "pairs", "aggregate": "dawid_skene"},
+    )
+    assert api.status_code == 200 and b"".join(api.streaming_content) == expected

@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from annotations.bundle import export_bundle
-from annotations.exports import REGISTRY, ExportFormat, PairOptions, export_lines
+from annotations.exports import AGGREGATES, REGISTRY, Aggregate, ExportFormat, PairOptions, export_lines
 from annotations.exports.base import dumps
 from annotations.forms import ExportForm
 from tests.annotations.test_export_formats import judge, judged  # noqa: F401 - a fixture
@@ -20,10 +20,18 @@ from tests.conftest import api_for
 RUBRIC_ONLY = [name for name, export_format in REGISTRY.items() if export_format.rubric_only]
 
 
+def optional_columns_given(options: PairOptions) -> set[str]:
+    """The optional columns these options ask for."""
+    given = {"margin"} if options.margin else set()
+    if AGGREGATES[options.aggregate].consensus is not None:
+        given.add("confidence")
+    return given
+
+
 def assert_rows_match_the_declaration(export_format: ExportFormat, lines: list[bytes], options: PairOptions):
     assert lines, f"{export_format.name}: nothing to check"
     expected = list(export_format.columns)
-    expected += [c for c in export_format.optional_columns if options.margin]
+    expected += [c for c in export_format.optional_columns if c in optional_columns_given(options)]
     for line in lines:
         row = json.loads(line)
         assert list(row) == expected, export_format.name
@@ -41,15 +49,18 @@ def assert_rows_match_the_declaration(export_format: ExportFormat, lines: list[b
 
 
 @pytest.mark.parametrize("name", [n for n in REGISTRY if n not in RUBRIC_ONLY])
-@pytest.mark.parametrize("margin", [False, True])
+@pytest.mark.parametrize(
+    "options",
+    [PairOptions(), PairOptions(margin=True), PairOptions(margin=True, aggregate="dawid_skene")],
+    ids=["plain", "margin", "margin-dawid_skene"],
+)
 def test_each_comparison_format_writes_exactly_the_columns_and_types_it_declares(
     judged,  # noqa: F811
     annotator2,
     name,
-    margin,
+    options,
 ):
     judge(judged, annotator2, "B", 1, "B is shorter")
-    options = PairOptions(margin=margin)
     lines = list(export_lines(judged, name, options))
     assert_rows_match_the_declaration(REGISTRY[name], lines, options)
 
@@ -106,3 +117,60 @@ def test_a_registered_format_is_offered_by_the_command_the_page_the_api_and_the_
     manifest = export_bundle(project=acme, directory=tmp_path / "bundle", options=PairOptions())
     assert manifest["files"]["item_ids"]["rows"] == 5
     assert (tmp_path / "bundle" / "item_ids.jsonl").read_bytes() == new_format
+
+
+def first_judgment(project, left_out) -> dict[str, tuple[str, float]]:
+    """A consensus a higher app might compute: each item's first judgment kept by the export,
+    held with certainty."""
+    first = {}
+    for item_id, preference in left_out.apply(project.annotations.order_by("pk")).values_list(
+        "item__external_id", "preference"
+    ):
+        first.setdefault(item_id, (preference, 1.0))
+    return first
+
+
+@pytest.fixture
+def new_aggregate(monkeypatch):
+    """An aggregate added the way a higher app adds one: registered, and nothing else touched."""
+    aggregate = Aggregate(name="first", label="First judgment per item", consensus=first_judgment)
+    monkeypatch.setitem(AGGREGATES, "first", aggregate)
+    return aggregate
+
+
+def test_a_registered_aggregate_is_offered_by_the_command_the_page_and_the_api(
+    client,
+    manager,
+    judged,  # noqa: F811
+    annotator2,
+    new_aggregate,
+    tmp_path,
+):
+    judge(judged, annotator2, "B", 1)
+    expected = b"".join(export_lines(judged, "pairs", PairOptions(aggregate="first")))
+    assert [json.loads(line)["id"] for line in expected.splitlines()] == ["a-0:first", "a-3:first"]
+    target = tmp_path / "pairs.jsonl"
+    call_command(
+        "export_dataset", judged.slug, "--aggregate", "first", "-o", str(target), stderr=io.StringIO()
+    )
+    assert target.read_bytes() == expected
+
+    assert ("first", "First judgment per item") in list(ExportForm().fields["aggregate"].choices)
+    client.force_login(manager)
+    page = client.post(
+        reverse("annotations:export", args=[judged.code]), {"format": "pairs", "aggregate": "first"}
+    )
+    assert page.status_code == 200 and b"".join(page.streaming_content) == expected
+
+    api = api_for(manager).get(
+        f"/api/v1/projects/{judged.slug}/export", {"format": "pairs", "aggregate": "first"}
+    )
+    assert api.status_code == 200 and b"".join(api.streaming_content) == expected
+
+
+def test_an_aggregate_name_is_taken_once():
+    from annotations.exports import register_aggregate
+
+    with pytest.raises(ValueError, match="aggregate 'majority' is registered twice"):
+        register_aggregate(Aggregate(name="majority", label="Another majority", consensus=first_judgment))
+    assert register_aggregate(AGGREGATES["majority"]) is AGGREGATES["majority"]

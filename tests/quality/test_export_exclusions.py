@@ -134,3 +134,19 @@ def test_the_bundle_manifest_says_whether_paused_experts_were_kept(exported, tmp
         project=exported, directory=tmp_path / "b", options=PairOptions(include_paused=True)
     )
     assert manifest["options"]["include_paused"] is True
+
+
+def test_the_dawid_skene_consensus_weighs_only_the_judgments_the_export_keeps(exported, monkeypatch):
+    from quality import frames
+
+    seen, original = [], frames.judgment_frames
+
+    def spy(project, *, annotations=None):
+        result = original(project, annotations=annotations)
+        seen.append(len(result.choices))
+        return result
+
+    monkeypatch.setattr(frames, "judgment_frames", spy)
+    rows(exported, "pairs", aggregate="dawid_skene")
+    rows(exported, "pairs", aggregate="dawid_skene", include_paused=True)
+    assert seen == [4, 8]  # the kept expert's four labels; then both experts' (never the qualification)

@@ -52,7 +52,7 @@ class Command(BaseCommand):
             "--aggregate",
             choices=list(AGGREGATES),
             default="none",
-            help="a pair per annotation, or one per item with its majority",
+            help="a pair per annotation, or one per item: its majority, or a consensus computed first",
         )
         pairs.add_argument(
             "--ties",
