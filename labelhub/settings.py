@@ -292,6 +292,8 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     # `<pk:…>` (labelhub.converters): a row's id, digits within the primary keys' (BigAutoField) range.
     "PATH_CONVERTER_OVERRIDES": {"pk": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1}},
+    # A name that says whose status it is (an expert's in a project's quality report).
+    "ENUM_NAME_OVERRIDES": {"ExpertStatusEnum": "quality.api.EXPERT_STATUSES"},
 }
 
 LOGGING = {

@@ -7,9 +7,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from projects.permissions import Perm, has_project_perm, project_for
-from quality.report import project_quality
+from quality.report import STATUS, project_quality
 
 FIGURE = {"allow_null": True, "min_value": -1.0, "max_value": 1.0}
+EXPERT_STATUSES = sorted(STATUS.values())
 
 
 class AgreementSerializer(serializers.Serializer):
@@ -21,6 +22,29 @@ class AgreementSerializer(serializers.Serializer):
         child=serializers.FloatField(allow_null=True),
         required=False,
         help_text="Rubric projects: Krippendorff's alpha (interval) of each criterion, by key.",
+    )
+
+
+class AttemptSerializer(serializers.Serializer):
+    passed = serializers.BooleanField()
+    correct = serializers.IntegerField(min_value=0)
+    answered = serializers.IntegerField(min_value=1)
+    percent = serializers.FloatField(min_value=0.0, max_value=100.0, help_text="Correct answers, 0-100.")
+    pass_percent = serializers.IntegerField(
+        min_value=0, max_value=100, help_text="The pass mark when the attempt was graded."
+    )
+    finished_at = serializers.DateTimeField()
+
+
+class CurrentAttemptSerializer(serializers.Serializer):
+    answered = serializers.IntegerField(min_value=0, help_text="Answers so far (0: not started).")
+
+
+class QualificationSerializer(serializers.Serializer):
+    attempts = serializers.IntegerField(min_value=0, help_text="Completed (graded) attempts.")
+    latest = AttemptSerializer(allow_null=True, help_text="The latest graded attempt; null before one.")
+    current = CurrentAttemptSerializer(
+        allow_null=True, help_text="The attempt under way while the expert qualifies; else null."
     )
 
 
@@ -37,7 +61,15 @@ class ExpertQualitySerializer(serializers.Serializer):
         max_length=2,
         help_text="The 95% Wilson interval of the gold accuracy: [low, high].",
     )
-    status = serializers.CharField()
+    status = serializers.ChoiceField(
+        choices=EXPERT_STATUSES,
+        help_text="active: at work; qualifying: taking the qualification; paused: gold accuracy "
+        "below the bar; failed: did not pass the qualification (no retake open). A manager may "
+        "reinstate a paused or failed expert.",
+    )
+    qualification = QualificationSerializer(
+        allow_null=True, help_text="Null when the project asks for no qualification (and for staff)."
+    )
     agreement_with_consensus = serializers.FloatField(allow_null=True, min_value=0.0, max_value=1.0)
     left_share = serializers.FloatField(allow_null=True, min_value=0.0, max_value=1.0)
     left_p_value = serializers.FloatField(allow_null=True, min_value=0.0, max_value=1.0)
@@ -58,4 +90,5 @@ class QualityView(APIView):
         project = project_for(request.user, Perm.EXPORT, slug=slug)
         # Client viewers see annotators only by pseudonym; the vendor's managers know their experts.
         identify = has_project_perm(request.user, project, Perm.MANAGE)
-        return Response(project_quality(project, identify_experts=identify).as_dict())
+        report = project_quality(project, identify_experts=identify)
+        return Response(QualitySerializer(report.as_dict()).data)

@@ -14,8 +14,9 @@ How the labels map in:
   versions: a version that changes what a criterion means should give it a new key.
 `expert` is the expert's user id, for the caller to show as it may (a pseudonym, say).
 
-Every annotation of the project counts, gold items included; `annotations` narrows them (to
-leave out a paused expert, say), and never reaches beyond the project.
+Every label of the project counts, gold checks included; a qualification's answers are not
+labels (`annotations.queries.is_label`) and never count. `annotations` narrows them (to leave out
+a paused expert, say), and never reaches beyond the project.
 """
 
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ import pandas as pd
 from django.db.models import QuerySet
 
 from annotations.models import Annotation, Rating
+from annotations.queries import is_label
 from projects.models import Project
 from projects.vocabulary import Preference
 from quality.agreement import EXPERT, ITEM, VALUE
@@ -96,7 +98,9 @@ def criterion_frames(scored: pd.DataFrame, keys: list[str] | None = None) -> dic
 
 def judgment_frames(project: Project, *, annotations: QuerySet[Annotation] | None = None) -> JudgmentFrames:
     """`project`'s judgments as agreement frames (see the module); `annotations` narrows them."""
-    annotations = (Annotation.objects.all() if annotations is None else annotations).filter(project=project)
+    annotations = (Annotation.objects.all() if annotations is None else annotations).filter(
+        is_label(), project=project
+    )
     judged = pd.DataFrame.from_records(
         list(
             annotations.exclude(preference="")

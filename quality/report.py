@@ -4,24 +4,38 @@ Reads the project's annotations (one query, plain values), builds the frames of
 `quality.frames`, and asks `quality.agreement` and `quality.bias` for the figures. Figures with
 too little data are None, never a misleading 0. Experts are named as the viewer may know them:
 by username for the vendor's managers, by pseudonym for everyone else.
+
+Only labels count (`annotations.queries.is_label`): a qualification's answers test an expert and
+are shown as the expert's qualification, never as labels or gold accuracy. Every current expert
+member has a row, labels or not (one still qualifying, or who failed, may have none), with their
+status as serving reads it (`annotations.eligibility.standing_of`).
 """
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import pandas as pd
 from django.db.models.functions import Length
+from django.utils import timezone
 
+from annotations.eligibility import ExpertStanding, Standing, standing_of
 from annotations.models import Annotation
-from annotations.queries import gold_expected
+from annotations.queries import gold_expected, is_label
 from labelhub.pseudonyms import annotator_pseudonym
-from projects.models import Project, Response
+from projects.models import Membership, Project, Response
 from quality.agreement import EXPERT, agreement_figures, expert_consensus
 from quality.bias import gold_accuracy, position_bias, records, speed
 from quality.frames import judgment_frames
+from quality.models import QualificationAttempt
 
-# Every expert is active until the quality controls that pause experts exist.
-ACTIVE = "active"
+# An expert's `status` in the report, from their standing: at work they are "active".
+STATUS = {
+    Standing.WORK: "active",
+    Standing.QUALIFYING: "qualifying",
+    Standing.PAUSED: "paused",
+    Standing.FAILED: "failed",
+}
 
 
 @dataclass(frozen=True)
@@ -35,7 +49,7 @@ class QualityReport:
 
 def _judgments(project: Project) -> pd.DataFrame:
     rows = (
-        Annotation.objects.filter(project=project)
+        Annotation.objects.filter(is_label(), project=project)
         .exclude(preference="")
         .values_list(
             "expert_id",
@@ -84,7 +98,64 @@ def _prompt_chars(prompt: Any) -> int:
     return 0
 
 
-def project_quality(project: Project, *, identify_experts: bool = False) -> QualityReport:
+def _expert_members(project: Project) -> dict[int, Membership]:
+    """The project's current expert memberships, by user id, with the username (one read)."""
+    memberships = (
+        Membership.objects.filter(project=project, role=Membership.Role.EXPERT, ended_at__isnull=True)
+        .select_related("user")
+        .only("user__username", "quality_status", "qualified_at", "retake_after")
+    )
+    return {membership.user_id: membership for membership in memberships}
+
+
+def _qualifications(project: Project, standings: dict[int, ExpertStanding]) -> dict[int, dict[str, Any]]:
+    """Per expert: their completed attempts, the latest one, and the attempt under way (answers
+    so far) while they qualify. Two reads, whatever the number of experts."""
+    attempts: dict[int, list[QualificationAttempt]] = {}
+    for attempt in QualificationAttempt.objects.filter(project=project).order_by("finished_at", "pk"):
+        attempts.setdefault(attempt.expert_id, []).append(attempt)
+    qualifying = {
+        user_id: standing.attempt_since
+        for user_id, standing in standings.items()
+        if standing.standing == Standing.QUALIFYING
+    }
+    so_far = dict.fromkeys(qualifying, 0)
+    if qualifying:
+        # `annotations.eligibility.qualification_answers` for all of them at once: the answers
+        # that are not labels, from when the current attempt opened (None: the first attempt).
+        answers = (
+            Annotation.objects.filter(project=project, expert__in=list(qualifying))
+            .exclude(is_label())
+            .values_list("expert_id", "submitted_at")
+        )
+        for user_id, submitted_at in answers:
+            since = qualifying[user_id]
+            if since is None or submitted_at >= since:
+                so_far[user_id] += 1
+    return {
+        user_id: {
+            "attempts": len(attempts.get(user_id, [])),
+            "latest": _attempt(attempts[user_id][-1]) if user_id in attempts else None,
+            "current": {"answered": so_far[user_id]} if user_id in so_far else None,
+        }
+        for user_id in standings
+    }
+
+
+def _attempt(attempt: QualificationAttempt) -> dict[str, Any]:
+    return {
+        "passed": attempt.passed,
+        "correct": attempt.correct,
+        "answered": attempt.answered,
+        "percent": attempt.percent,
+        "pass_percent": attempt.pass_percent,
+        "finished_at": attempt.finished_at,
+    }
+
+
+def project_quality(
+    project: Project, *, identify_experts: bool = False, now: datetime | None = None
+) -> QualityReport:
     frames = judgment_frames(project)
     agreement = agreement_figures(
         choices=frames.choices, strengths=frames.strengths, criteria=frames.criteria
@@ -92,14 +163,24 @@ def project_quality(project: Project, *, identify_experts: bool = False) -> Qual
     if not project.rates:
         agreement.pop("krippendorff_alpha_interval", None)
     judged = _judgments(project)
-    # Every annotation counts as a label (rubric-only ones too): one read gives counts and names.
+    # Every label counts (rubric-only ones too): one read gives counts and names.
     labellers = pd.DataFrame(
         list(
-            Annotation.objects.filter(project=project).order_by().values_list("expert_id", "expert__username")
+            Annotation.objects.filter(is_label(), project=project)
+            .order_by()
+            .values_list("expert_id", "expert__username")
         ),
         columns=[EXPERT, "username"],
     )
-    table = pd.DataFrame({"labels": labellers[EXPERT].value_counts()}).sort_index()
+    members = _expert_members(project)
+    now = now or timezone.now()
+    # Staff label without a membership (and a former member keeps their labels): as serving
+    # reads it, no membership is no hold on them.
+    standings = {
+        user_id: standing_of(members.get(user_id), project=project, now=now)
+        for user_id in sorted(set(labellers[EXPERT]) | set(members))
+    }
+    table = pd.DataFrame({"labels": labellers[EXPERT].value_counts().reindex(list(standings), fill_value=0)})
     gold = judged[judged["is_gold"]]
     if len(gold):
         accuracy = gold_accuracy(
@@ -111,19 +192,34 @@ def project_quality(project: Project, *, identify_experts: bool = False) -> Qual
         table = table.join(consensus[["agreement"]].rename(columns={"agreement": "agreement_with_consensus"}))
         table = table.join(position_bias(judged)[["left_share", "left_p_value"]])
         table = table.join(speed(judged)[["median_seconds_per_1k_chars"]])
-    usernames = dict(zip(labellers[EXPERT], labellers["username"], strict=True)) if identify_experts else {}
+    usernames = (
+        {
+            **dict(zip(labellers[EXPERT], labellers["username"], strict=True)),
+            **{user_id: membership.user.username for user_id, membership in members.items()},
+        }
+        if identify_experts
+        else {}
+    )
+    # Null where the project asks for no qualification, and for those who need none (staff).
+    qualifications = (
+        _qualifications(project, {user_id: standings[user_id] for user_id in members})
+        if project.qualification_items
+        else {}
+    )
     experts = []
     for row in records(table, index=EXPERT):
         user_id = row[EXPERT]
         experts.append(
             {
                 "annotator": annotator_pseudonym(project_id=project.pk, user_id=user_id),
-                **({"username": usernames.get(user_id)} if identify_experts else {}),
+                # The id names the expert's rows for their managers' actions; the API leaves it out.
+                **({"username": usernames.get(user_id), "user_id": user_id} if identify_experts else {}),
                 "labels": row["labels"],
                 "gold_answered": row.get("answered") or 0,
                 "gold_accuracy": row.get("accuracy"),
                 "gold_interval": [row["low"], row["high"]] if row.get("low") is not None else None,
-                "status": ACTIVE,
+                "status": STATUS[standings[user_id].standing],
+                "qualification": qualifications.get(user_id),
                 "agreement_with_consensus": row.get("agreement_with_consensus"),
                 "left_share": row.get("left_share"),
                 "left_p_value": row.get("left_p_value"),
