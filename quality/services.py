@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count, Min
+from django.http import HttpRequest
 from django.utils import timezone
 
 from annotations.eligibility import Standing, qualification_answers, qualification_items_open_to, standing_of
@@ -176,7 +177,14 @@ def _held_back(project: Project, expert: User) -> Membership:
 
 
 @transaction.atomic
-def expert_reinstate(*, project: Project, expert: User, by: User, now: datetime | None = None) -> Membership:
+def expert_reinstate(
+    *,
+    project: Project,
+    expert: User,
+    by: User,
+    now: datetime | None = None,
+    request: HttpRequest | None = None,
+) -> Membership:
     """A manager lets a paused expert, or one who failed the qualification, work again. Their gold
     accuracy counts afresh from now; a failed qualification is waived."""
     now = now or timezone.now()
@@ -190,13 +198,19 @@ def expert_reinstate(*, project: Project, expert: User, by: User, now: datetime 
         project=project,
         target=f"expert {expert.get_username()}",
         detail={"was": was},
+        request=request,
     )
     return membership
 
 
 @transaction.atomic
 def qualification_retake_allow(
-    *, project: Project, expert: User, by: User, now: datetime | None = None
+    *,
+    project: Project,
+    expert: User,
+    by: User,
+    now: datetime | None = None,
+    request: HttpRequest | None = None,
 ) -> Membership:
     """A manager opens a retake now for an expert who failed the qualification (on the
     qualification items they have not answered yet)."""
@@ -210,5 +224,6 @@ def qualification_retake_allow(
         actor=by,
         project=project,
         target=f"expert {expert.get_username()}",
+        request=request,
     )
     return membership

@@ -6,5 +6,15 @@ app_name = "quality"
 
 urlpatterns = [
     path("p/<slug:code>/quality/", views.project_page, name="project"),
+    path(
+        "p/<slug:code>/quality/experts/<pk:user_id>/reinstate/",
+        views.reinstate,
+        name="expert-reinstate",
+    ),
+    path(
+        "p/<slug:code>/quality/experts/<pk:user_id>/retake/",
+        views.retake,
+        name="expert-retake",
+    ),
     path("api/v1/projects/<slug:slug>/quality", api.QualityView.as_view(), name="api-quality"),
 ]

@@ -25,7 +25,7 @@ from annotations.models import (
 from annotations.services import Judgment, annotation_submit, assignment_next, assignment_skip
 from labelhub.fastjson import MAX_DEPTH
 from projects.importing import parse_items
-from projects.models import Item, Project
+from projects.models import Item, Membership, Project
 from projects.rubrics import CriterionSpec, rubric_save
 from tests.factories import ItemFactory
 
@@ -103,6 +103,41 @@ def test_an_assignment_id_past_the_databases_range_is_a_404_not_a_500(
         response = client.post(url, {"reason": "other"})
     assert response.status_code == 404
     assert not Annotation.objects.exists() and not Skip.objects.exists()
+
+
+# The routes that name an expert by user id: a manager's actions on the quality page.
+EXPERT_ROUTES = ["quality:expert-reinstate", "quality:expert-retake"]
+
+
+@pytest.mark.parametrize("number", OUT_OF_RANGE)
+@pytest.mark.parametrize("name", EXPERT_ROUTES)
+def test_an_expert_id_past_the_databases_range_matches_no_route(acme, name, number):
+    assert resolve(reverse(name, args=[acme.code, LARGEST_ID])).kwargs["user_id"] == LARGEST_ID
+    with pytest.raises(Resolver404):
+        resolve(reverse(name, args=[acme.code, number]))
+
+
+@pytest.mark.parametrize("raw", ["x1", "-1", "1.0", "²", "%00"])
+@pytest.mark.parametrize("name", EXPERT_ROUTES)
+def test_an_expert_id_that_is_not_a_number_matches_no_route(acme, name, raw):
+    url = reverse(name, args=[acme.code, 1]).replace("/1/", f"/{raw}/")
+    with pytest.raises(Resolver404):
+        resolve(url)
+
+
+@pytest.mark.parametrize("number", [0, LARGEST_ID, *OUT_OF_RANGE])
+@pytest.mark.parametrize("name", EXPERT_ROUTES)
+def test_an_expert_id_no_expert_has_is_a_404_that_changes_nothing(
+    client, acme, manager, annotator, name, number
+):
+    Membership.objects.filter(user=annotator).update(quality_status=Membership.QualityStatus.FAILED)
+    before = list(Membership.objects.values())
+    client.force_login(manager)
+    url = reverse(name, args=[acme.code, number])
+    for extra in ({}, HTMX):
+        assert client.get(url, **extra).status_code == 404
+        assert client.post(url, **extra).status_code == 404
+    assert list(Membership.objects.values()) == before
 
 
 # --- deeply nested JSON ---

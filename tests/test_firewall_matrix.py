@@ -16,6 +16,7 @@ from django.contrib import admin
 from django.db import models, transaction
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, resolve, reverse
+from django.utils import timezone
 from rest_framework.authentication import SessionAuthentication
 
 from annotations.models import Annotation, Assignment, Skip
@@ -25,9 +26,11 @@ from labelhub.models import AuditEvent, Domain, User
 from projects.models import Client as Tenant
 from projects.models import Guideline, GuidelineView, Item, Membership, Project, Response
 from projects.services import guideline_publish, membership_grant
+from quality.models import QualificationAttempt
 from tests.factories import ClientFactory, DomainFactory, ItemFactory, ProjectFactory, UserFactory
 
 Role = Membership.Role
+QualityStatus = Membership.QualityStatus
 ROLES = (Role.EXPERT, Role.REVIEWER, Role.MANAGER, Role.VIEWER)
 
 
@@ -100,6 +103,20 @@ def build_world(tag: str, staff: User) -> World:
         note=f"{tag}-SECRET note",
     )
     live = assignment_next(project=project, expert=expert)
+    # Held back by the quality controls after a qualification, so that a manager's action on them
+    # (reinstate, retake) would change their membership if it crossed the firewall.
+    Membership.objects.filter(project=project, user=expert).update(quality_status=QualityStatus.FAILED)
+    attempt = QualificationAttempt.objects.create(
+        project=project,
+        expert=expert,
+        started_at=timezone.now(),
+        finished_at=timezone.now(),
+        answered=3,
+        correct=1,
+        required=3,
+        pass_percent=80,
+        passed=False,
+    )
     view = GuidelineView.objects.create(guideline=guideline, viewer=expert)
     event = audit_record(action="guideline_viewed", actor=expert, project=project, target=f"{tag}-SECRET")
     objects = {
@@ -114,6 +131,7 @@ def build_world(tag: str, staff: User) -> World:
         Skip: skip,
         Assignment: live,
         AuditEvent: event,
+        QualificationAttempt: attempt,
         User: expert,
     }
     return World(tag, client, project, items[0], members, objects, domain)
@@ -131,6 +149,7 @@ def snapshot(world: World) -> str:
         "assignments": list(Assignment.objects.filter(project=project).order_by("pk").values()),
         "annotations": list(Annotation.objects.filter(project=project).order_by("pk").values()),
         "skips": list(Skip.objects.filter(project=project).order_by("pk").values()),
+        "attempts": list(QualificationAttempt.objects.filter(project=project).order_by("pk").values()),
         "client": list(Tenant.objects.filter(pk=world.client.pk).values()),
         "competitors": list(world.client.competitors.values_list("pk", flat=True)),
         "members": list(
@@ -204,6 +223,8 @@ def requests_for(route: Route, foreign: World) -> Request:
         kwargs = {"code": foreign.project.code}
         if "assignment_id" in route.kwargs:
             kwargs["assignment_id"] = foreign.objects[Assignment].pk
+        if "user_id" in route.kwargs:  # a manager's action on one of the project's experts
+            kwargs["user_id"] = foreign.members[Role.EXPERT].pk
         return Request(reverse(name, kwargs=kwargs), "project")
     if "slug" in route.kwargs and name.startswith(("annotations:api-", "projects:api-", "quality:api-")):
         # The ML engineers' API names projects by their internal slug.
