@@ -1,18 +1,26 @@
 """Read-only figures about how far labelling has come."""
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from django.conf import settings
 from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 
-from annotations.eligibility import Standing, expert_standings, open_gold, open_qualification, open_work
+from annotations.eligibility import (
+    Standing,
+    expert_standings,
+    open_gold,
+    open_qualification,
+    open_work,
+    standing_of,
+)
 from annotations.models import Annotation, Skip
 from annotations.queries import annotations_per_item, gold_correct, is_label, live_leases_per_item
 from labelhub.experts import expert_eligible_domains
 from labelhub.models import User
 from labelhub.pseudonyms import annotator_pseudonym
-from projects.models import Item, Project
+from projects.models import Item, Membership, Project
 
 
 def items_left_for(*, expert: User, projects: QuerySet[Project]) -> dict[int, int]:
@@ -139,6 +147,31 @@ def project_progress(project: Project, *, identify_experts: bool = False) -> Pro
         gold_items=counts["gold"],
         flagged=flagged_items(project),
     )
+
+
+@dataclass(frozen=True)
+class HeldBack:
+    """How many of a project's experts the quality controls hold back, for its managers to see."""
+
+    paused: int = 0  # gold accuracy below the bar
+    failed: int = 0  # failed the qualification, no retake open yet
+
+    def __bool__(self) -> bool:
+        return bool(self.paused or self.failed)
+
+
+def experts_held_back(project: Project, *, now: datetime | None = None) -> HeldBack:
+    """The project's current experts whose standing (`standing_of`) serves them nothing: paused,
+    or failed the qualification with no retake open. One read of the memberships concerned."""
+    now = now or timezone.now()
+    memberships = Membership.objects.filter(
+        project=project,
+        role=Membership.Role.EXPERT,
+        ended_at__isnull=True,
+        quality_status__in=[Membership.QualityStatus.PAUSED, Membership.QualityStatus.FAILED],
+    ).only("quality_status", "qualified_at", "retake_after")
+    standings = [standing_of(membership, project=project, now=now).standing for membership in memberships]
+    return HeldBack(paused=standings.count(Standing.PAUSED), failed=standings.count(Standing.FAILED))
 
 
 # Shown at most on the project page; the admin's item list filters them all.

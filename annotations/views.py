@@ -18,7 +18,7 @@ from annotations.downloads import export_download
 from annotations.eligibility import expert_standing, standing_notice
 from annotations.forms import ExportForm, LabelForm, SkipForm
 from annotations.models import CRITERION_NOTE_MAX_CHARS, REASON_MAX_CHARS, Assignment, Draft
-from annotations.progress import items_left_for, project_progress
+from annotations.progress import experts_held_back, items_left_for, project_progress
 from annotations.queries import own_assignment
 from annotations.rating import rating_blocks
 from labelhub.audit import Action, audit_record
@@ -266,6 +266,7 @@ def _overview(
         {
             "project": project,
             "progress": project_progress(project, identify_experts=identify),
+            "held_back": experts_held_back(project),
             "export_form": export_form,
             "can_manage": identify,
             "skip_flag_min": settings.SKIP_FLAG_MIN,

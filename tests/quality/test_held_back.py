@@ -1,6 +1,6 @@
 """What managers see and do about experts the quality controls hold back: each expert's status and
 qualification result in the quality report, page and API; reinstating an expert or allowing a
-retake from the quality page."""
+retake from the quality page; the notice on the project page."""
 
 import pytest
 from django.urls import reverse
@@ -391,3 +391,38 @@ def test_an_anonymous_visitor_is_sent_to_log_in(client, acme, annotator):
     response = client.post(reinstate_url(acme, annotator))
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]
     assert membership_of(acme, annotator).quality_status == QualityStatus.PAUSED
+
+
+# --- the notice on the project page ---
+
+
+def test_the_project_page_tells_managers_and_viewers_who_is_held_back(
+    client, qualified, manager, viewer, annotator, annotator2
+):
+    fail_qualification(qualified, annotator)
+    pause(qualified, annotator2)
+    pause(qualified, member(qualified, "acme-expert3", Membership.Role.EXPERT))
+    overview = reverse("annotations:project", args=[qualified.code])
+    client.force_login(manager)
+    page = client.get(overview).content.decode()
+    assert "2 experts are paused (gold accuracy below the bar), and 1 expert failed the qualification" in page
+    assert f'href="{quality_page(qualified)}#experts"' in page and "where you may reinstate them" in page
+    client.force_login(viewer)
+    page = client.get(overview).content.decode()
+    assert 'data-testid="held-back-notice"' in page and "where you may reinstate them" not in page
+
+
+def test_the_project_page_says_nothing_when_nobody_is_held_back(client, qualified, manager, annotator):
+    Project.objects.filter(pk=qualified.pk).update(qualification_cooloff_days=0)
+    qualified.refresh_from_db()
+    fail_qualification(qualified, annotator)  # failed, but a retake is open at once: qualifying
+    client.force_login(manager)
+    page = client.get(reverse("annotations:project", args=[qualified.code])).content.decode()
+    assert 'data-testid="held-back-notice"' not in page
+
+
+def test_the_notice_counts_one_paused_expert_in_the_singular(client, acme, manager, annotator):
+    pause(acme, annotator)
+    client.force_login(manager)
+    page = client.get(reverse("annotations:project", args=[acme.code])).content.decode()
+    assert "1 expert is paused (gold accuracy below the bar): they are served no items for now." in page
