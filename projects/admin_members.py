@@ -50,12 +50,20 @@ class MembershipAdmin(ProjectScopedAdmin):
     """
 
     form = MembershipForm
-    list_display = ["user", "project", "role", "created_at", "ended_at"]
-    list_filter = ["project", "role", ("ended_at", admin.EmptyFieldListFilter)]
+    list_display = ["user", "project", "role", "quality_status", "created_at", "ended_at"]
+    list_filter = ["project", "role", "quality_status", ("ended_at", admin.EmptyFieldListFilter)]
     search_fields = ["user__username"]
     actions = ["end_memberships"]
     audit_changes = False  # membership_grant and membership_revoke write the audit trail
     expert_search_limit = 50
+
+    # Written by the quality controls and changed by a manager's reinstatement or retake on the
+    # project's quality page (the services and the audit trail): shown here, never edited.
+    quality_fields = ["quality_status", "quality_changed_at", "qualified_at", "retake_after"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        fields = list(super().get_readonly_fields(request, obj))
+        return [*fields, *self.quality_fields] if obj is not None else fields
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return obj is None and super().has_change_permission(request, obj)

@@ -1,6 +1,8 @@
 """What managers see and do about experts the quality controls hold back: each expert's status and
 qualification result in the quality report, page and API; reinstating an expert or allowing a
-retake from the quality page; the notice on the project page."""
+retake from the quality page; the notice on the project page; the admin's read-only records."""
+
+from datetime import timedelta
 
 import pytest
 from django.urls import reverse
@@ -426,3 +428,59 @@ def test_the_notice_counts_one_paused_expert_in_the_singular(client, acme, manag
     client.force_login(manager)
     page = client.get(reverse("annotations:project", args=[acme.code])).content.decode()
     assert "1 expert is paused (gold accuracy below the bar): they are served no items for now." in page
+
+
+# --- the admin ---
+
+
+def test_the_membership_admin_shows_the_quality_status_read_only_and_filters_on_it(
+    client, acme, manager, annotator, annotator2
+):
+    pause(acme, annotator)
+    client.force_login(manager)
+    listing = client.get(reverse("admin:projects_membership_changelist"), {"quality_status": "paused"})
+    assert listing.status_code == 200
+    page = listing.content.decode()
+    assert "Paused (gold accuracy below the bar)" in page and "acme-expert2" not in page
+    membership = membership_of(acme, annotator)
+    shown = client.get(reverse("admin:projects_membership_change", args=[membership.pk])).content.decode()
+    assert "Quality status" in shown and "Paused (gold accuracy below the bar)" in shown
+    assert 'name="quality_status"' not in shown  # shown, never edited here
+
+
+def test_managers_read_their_projects_qualification_attempts_only(
+    client, qualified, globex, manager, annotator, other_client_annotator
+):
+    fail_qualification(qualified, annotator)
+    theirs = QualificationAttempt.objects.create(
+        project=globex,
+        expert=other_client_annotator,
+        started_at=timezone.now() - timedelta(minutes=5),
+        finished_at=timezone.now(),
+        answered=3,
+        correct=3,
+        required=3,
+        pass_percent=80,
+        passed=True,
+    )
+    ours = QualificationAttempt.objects.get(project=qualified)
+    client.force_login(manager)
+    listing = client.get(reverse("admin:quality_qualificationattempt_changelist")).content.decode()
+    assert "acme-expert" in listing and "globex-expert" not in listing
+    assert reverse("admin:quality_qualificationattempt_add") not in listing
+    page = client.get(reverse("admin:quality_qualificationattempt_change", args=[ours.pk]))
+    assert page.status_code == 200 and 'name="correct"' not in page.content.decode()
+    assert client.post(
+        reverse("admin:quality_qualificationattempt_change", args=[ours.pk]), {"correct": 3}
+    ).status_code in (302, 403)
+    assert QualificationAttempt.objects.get(pk=ours.pk).correct == 1
+    assert (
+        client.get(reverse("admin:quality_qualificationattempt_change", args=[theirs.pk])).status_code == 404
+    )
+    assert client.get(reverse("admin:quality_qualificationattempt_add")).status_code == 403
+
+
+def test_reviewers_do_not_see_qualification_attempts(client, qualified, reviewer, annotator):
+    fail_qualification(qualified, annotator)
+    client.force_login(reviewer)
+    assert client.get(reverse("admin:quality_qualificationattempt_changelist")).status_code == 403
