@@ -82,6 +82,7 @@ class ProjectAdmin(ProjectScopedAdmin):
                 ]
             },
         ),
+        ("Quality", {"fields": ["min_seconds_per_1k_chars"]}),
         ("Money", {"fields": ["price_per_label"]}),
     ]
 

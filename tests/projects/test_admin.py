@@ -101,6 +101,7 @@ def new_project_form(client_pk: int, **overrides) -> dict:
         "strength_scale": "three",
         "lease_minutes": "30",
         "gold_percent": "0",
+        "min_seconds_per_1k_chars": "10",
         "required_domain": "",
         "price_per_label": "",
         "criteria-TOTAL_FORMS": "0",

@@ -136,6 +136,7 @@ def test_a_manager_edits_the_rubric_inline_on_the_project_and_a_rated_one_gets_a
         "strength_scale": "three",
         "lease_minutes": "30",
         "gold_percent": "0",
+        "min_seconds_per_1k_chars": "10",
         "required_domain": "",
         "price_per_label": "",
         "criteria-TOTAL_FORMS": "1",
