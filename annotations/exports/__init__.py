@@ -7,6 +7,10 @@ the formats from the registry, so adding a format is one module (imported below)
 Rows are produced from a chunked iterator (a server-side cursor on PostgreSQL), so memory stays
 flat whatever the project's size, and in a fixed order, so that the same data always gives the
 same bytes.
+
+Another app may add columns to a format that takes them (`ColumnSource`, `add_columns`): the
+quality app adds its per-annotation signals to `annotations`. Those are computed before the rows
+stream and held per annotation, the one part of such an export that grows with the project.
 """
 
 # The formats register themselves when imported: the order here is the order every list shows.
@@ -26,7 +30,14 @@ from annotations.exports.options import (
     prompt_id,
     split_of,
 )
-from annotations.exports.registry import REGISTRY, ExportFormat, export_format, export_lines
+from annotations.exports.registry import (
+    REGISTRY,
+    ColumnSource,
+    ExportFormat,
+    add_columns,
+    export_format,
+    export_lines,
+)
 
 FORMATS = tuple(REGISTRY)
 
@@ -38,8 +49,10 @@ __all__ = [
     "SPLIT_NAMES",
     "STYLES",
     "TIE_HANDLING",
+    "ColumnSource",
     "ExportFormat",
     "PairOptions",
+    "add_columns",
     "export_format",
     "export_id_for",
     "export_lines",

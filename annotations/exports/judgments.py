@@ -9,13 +9,13 @@ from django.db.models import OuterRef, Subquery
 from annotations.exports import base
 from annotations.exports.base import CHUNK_SIZE, STRENGTH_NAMES, Pseudonyms, dumps
 from annotations.exports.options import PairOptions
-from annotations.exports.registry import ExportFormat, register
+from annotations.exports.registry import ExportFormat, export_format, register
 from annotations.models import Annotation, Assignment, Skip
 from projects.models import Project
 
 JUDGMENTS = """
-SELECT i.external_id::text, a.expert_id, a.preference::text, a.strength, a.rationale, s.shown_left,
-    a.active_seconds, a.submitted_at, g.version, i.is_gold
+SELECT a.id, i.external_id::text, a.expert_id, a.preference::text, a.strength, a.rationale,
+    s.shown_left, a.active_seconds, a.pasted_chars, a.submitted_at, g.version, i.is_gold
 FROM annotations_annotation a
 JOIN projects_item i ON i.id = a.item_id
 JOIN annotations_assignment s ON s.id = a.assignment_id
@@ -41,6 +41,7 @@ def _judgments_by_orm(project: Project) -> Iterator[tuple]:
         .exclude(preference="")
         .order_by("item_id", "pk")
         .values_list(
+            "pk",
             "item__external_id",
             "expert_id",
             "preference",
@@ -48,6 +49,7 @@ def _judgments_by_orm(project: Project) -> Iterator[tuple]:
             "rationale",
             "assignment__shown_left",
             "active_seconds",
+            "pasted_chars",
             "submitted_at",
             "guideline__version",
             "item__is_gold",
@@ -84,15 +86,21 @@ def export_annotations(
 
     `shown_order` lists the item's response positions as displayed (left first). Rubric-only
     judgments have no outcome of this kind; they are in the `ratings` export. Plain values from
-    one streamed query each, like the pairs.
+    one streamed query each, like the pairs. The columns other apps add (`ColumnSource`) follow
+    the format's own; they are computed first, while the connection is free.
     """
     pseudonyms = Pseudonyms(project)
+    registered = export_format("annotations")  # as registered now, with the columns added since
+    added = registered.added_values(project)
+    # The format's own columns hold no float (orjson's bytes are json's); added ones may.
+    floats_checked = not any("number" in kind for kind in registered.added_columns.values())
     params = {"project": project.pk}
     if base.on_postgresql():
         judgments, skips = base.streamed(JUDGMENTS, params), base.streamed(SKIPS, params)
     else:
         judgments, skips = _judgments_by_orm(project), _skips_by_orm(project)
     for (
+        pk,
         item_id,
         expert_id,
         outcome,
@@ -100,6 +108,7 @@ def export_annotations(
         rationale,
         shown_left,
         seconds,
+        pasted,
         submitted,
         version,
         gold,
@@ -113,10 +122,13 @@ def export_annotations(
                 "rationale": rationale,
                 "shown_order": [shown_left, 1 - shown_left],
                 "active_seconds": seconds,
+                "pasted_chars": pasted,
                 "submitted_at": submitted.isoformat(),
                 "guideline_version": version,
             },
             gold,
+            added(pk),
+            floats_checked,
         )
     reasons = {value: str(label) for value, label in Skip.Reason.choices}
     for item_id, expert_id, reason, note, gold, created, shown_left in skips:
@@ -130,16 +142,28 @@ def export_annotations(
                 "rationale": f"{reason}: {note}" if note else reason,
                 "shown_order": [shown_left, 1 - shown_left] if shown_left is not None else [],
                 "active_seconds": 0,
+                "pasted_chars": 0,
                 "submitted_at": created.isoformat(),
                 "guideline_version": None,
             },
             gold,
+            added(None),
+            floats_checked,
         )
 
 
-def _judgment_line(item_id: str, annotator: str, fields: dict[str, Any], gold: bool) -> bytes:
-    # No floats: orjson's bytes are json's.
-    return dumps({"item_id": item_id, "annotator": annotator, **fields, "gold": gold}, floats_checked=True)
+def _judgment_line(
+    item_id: str,
+    annotator: str,
+    fields: dict[str, Any],
+    gold: bool,
+    added: dict[str, Any],
+    floats_checked: bool,
+) -> bytes:
+    return dumps(
+        {"item_id": item_id, "annotator": annotator, **fields, "gold": gold, **added},
+        floats_checked=floats_checked,
+    )
 
 
 ANNOTATIONS = register(
@@ -155,9 +179,11 @@ ANNOTATIONS = register(
             "rationale": "string",
             "shown_order": "list",
             "active_seconds": "integer",
+            "pasted_chars": "integer",
             "submitted_at": "string",
             "guideline_version": "integer?",
             "gold": "boolean",
         },
+        added_by_others=True,
     )
 )
