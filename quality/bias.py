@@ -9,7 +9,9 @@ names among:
 - `length_a`, `length_b`: the characters of the item's first and second response;
 - `active_seconds`: the time the page was in use; `chars_read`: the characters of prompt and
   responses put in front of the expert;
-- `rationale`; `pasted_chars`: how many characters were pasted into the rationale box.
+- `rationale`; `pasted_chars`: how many characters were pasted into the rationales;
+  `rationale_chars` (optional): the characters of every rationale of the judgment, its own and its
+  rubric criteria's, which is what `pasted_chars` counts within (without it, the rationale's).
 
 Each signal comes per annotation (a Series aligned with the input, for the exports) and per expert
 (a frame indexed by expert). A figure that has too little data to stand on (no choice of a side, no
@@ -260,11 +262,18 @@ def normalised_rationale(rationales: pd.Series) -> pd.Series:
     ).rename("normalised_rationale")
 
 
+def _rationale_chars(annotations: pd.DataFrame) -> pd.Series:
+    """The characters `pasted_chars` counts within: `rationale_chars` if given, else the rationale's."""
+    if "rationale_chars" in annotations.columns:
+        return annotations["rationale_chars"].fillna(0).astype(int)
+    return annotations["rationale"].fillna("").astype(str).str.len()
+
+
 def paste_share(annotations: pd.DataFrame) -> pd.Series:
-    """Per annotation, the share of the rationale's characters that were pasted (at most 1: text
+    """Per annotation, the share of the rationales' characters that were pasted (at most 1: text
     pasted then deleted does not count twice); NA without a rationale."""
     _require(annotations, "rationale", "pasted_chars")
-    length = annotations["rationale"].fillna("").astype(str).str.len().to_numpy()
+    length = _rationale_chars(annotations).to_numpy()
     pasted = np.minimum(annotations["pasted_chars"].fillna(0).to_numpy(dtype=float), length)
     return pd.Series(_share(pasted, length), index=annotations.index, name="paste_share")
 
@@ -298,7 +307,7 @@ def rationale_integrity(annotations: pd.DataFrame, *, fraction: float = 0.25) ->
     rationales' characters), `repeated_share` and `short_share` (of their rationales)."""
     _require(annotations, "expert", "rationale", "pasted_chars")
     experts = annotations["expert"]
-    length = annotations["rationale"].fillna("").astype(str).str.len()
+    length = _rationale_chars(annotations)
     pasted = np.minimum(annotations["pasted_chars"].fillna(0).to_numpy(dtype=float), length.to_numpy())
     repeated = _flag_counts(experts, rationale_repeated(annotations))
     short = _flag_counts(experts, rationale_short(annotations, fraction=fraction))

@@ -76,6 +76,14 @@ def test_the_annotations_export_has_every_judgment_and_every_skip(judged, annota
         "submitted_at",
         "guideline_version",
         "gold",
+        # Added by the quality app (its signals), after the format's own.
+        "chose_left",
+        "chose_longer",
+        "seconds_per_1k_chars",
+        "too_fast",
+        "paste_share",
+        "rationale_repeated",
+        "rationale_short",
     ]
     assert (first["strength"], first["rationale"], first["shown_order"], first["guideline_version"]) == (
         "much",
