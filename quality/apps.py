@@ -9,6 +9,6 @@ class QualityConfig(AppConfig):
         # The `annotations` export carries each annotation's signals; the annotations app may not
         # import this one, so this app adds them to the format.
         from annotations.exports import add_columns
-        from quality.signals import SIGNALS
+        from quality.export_columns import SIGNALS
 
         add_columns("annotations", SIGNALS)

@@ -27,11 +27,18 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from projects.vocabulary import Preference
 
 A, B = Preference.A.value, Preference.B.value
+
+
+def _stats() -> Any:
+    """scipy's statistics, imported when a test needs them: they cost a process some 60 MB, and
+    the per-annotation signals (what an export computes) need none."""
+    from scipy import stats
+
+    return stats
 
 
 # Tests, intervals and the pause rule, on plain numbers.
@@ -45,7 +52,7 @@ def binomial_p_value(successes: int, trials: int, p: float = 0.5) -> float | Non
     """
     if trials == 0:
         return None
-    return float(stats.binomtest(int(successes), int(trials), p, alternative="two-sided").pvalue)
+    return float(_stats().binomtest(int(successes), int(trials), p, alternative="two-sided").pvalue)
 
 
 def wilson_interval(successes: int, trials: int, *, confidence: float = 0.95) -> tuple[float, float] | None:
@@ -60,7 +67,7 @@ def wilson_interval(successes: int, trials: int, *, confidence: float = 0.95) ->
         raise ValueError(f"successes must be between 0 and trials ({trials}), not {successes}")
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be between 0 and 1, not {confidence}")
-    z = stats.norm.isf((1 - confidence) / 2)
+    z = _stats().norm.isf((1 - confidence) / 2)
     share, z2 = successes / trials, z * z
     denominator = 1 + z2 / trials
     centre = (share + z2 / (2 * trials)) / denominator
@@ -193,6 +200,7 @@ def length_bias(annotations: pd.DataFrame) -> pd.DataFrame:
     counts = _flag_counts(annotations["expert"], chose_longer(annotations))
     k, n = counts["k"].to_numpy(), counts["n"].to_numpy()
     others_k, others_n = k.sum() - k, n.sum() - n
+    stats = _stats()
     p_values = [
         float(stats.fisher_exact([[a, b - a], [c, d - c]]).pvalue) if b and d else None
         for a, b, c, d in zip(k, n, others_k, others_n, strict=True)

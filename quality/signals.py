@@ -1,29 +1,33 @@
-"""A project's annotations as the frame `quality.bias` reads, and their per-annotation signals as
-columns of the `annotations` export.
+"""A project's annotations as the frame `quality.bias` reads, and their per-annotation signals,
+the values of the `annotations` export's signal columns (`quality.export_columns`).
 
 The frame has one row per annotation of the project (rubric-only ones too), in submission order,
 read with a few queries as plain values: the annotation's own figures, the lengths of what the
 expert was shown, and the characters of every rationale the judgment stored. The quality report
 and the export read the same frame, so a figure means the same on the page, in the API and in a
 file.
-
-The export's columns (`SIGNAL_COLUMNS`) are added to the `annotations` format by
-`QualityConfig.ready()`: the annotations app may not import this one. Their values are computed
-once per export, before its rows stream.
 """
 
+from array import array
+from bisect import bisect_left
 from collections import defaultdict
+from collections.abc import Callable, Iterator, Mapping
+from itertools import batched
+from math import isnan, nan
 from typing import Any
 
+import numpy as np
 import pandas as pd
-from django.db.models.functions import Length
+from django.db.models import QuerySet, TextField
+from django.db.models.functions import Cast, Length
 
-from annotations.exports import ColumnSource
 from annotations.models import Annotation, Rating
 from annotations.queries import gold_expected
+from labelhub.fastjson import loads
 from projects.models import Item, Project, Response
 from quality.agreement import EXPERT
-from quality.bias import annotation_signals, records
+from quality.bias import annotation_signals
+from quality.export_columns import SIGNAL_COLUMNS
 
 # What the frame holds, column by column (see `quality.bias` for those it reads).
 FRAME_COLUMNS = [
@@ -38,18 +42,8 @@ FRAME_COLUMNS = [
     "is_gold",
     "gold",  # the answer a gold item expects (None for the others)
 ]
-
-# The per-annotation signals in the `annotations` export, each of one type (null: no figure).
-SIGNAL_COLUMNS = {
-    "chose_left": "boolean?",  # the response chosen was shown on the left (null: no side chosen)
-    "chose_longer": "boolean?",  # ... was the longer one (null: no side chosen, or equal lengths)
-    "seconds_per_1k_chars": "number?",  # active seconds per 1,000 characters read (null: no time)
-    "too_fast": "boolean?",  # under the project's floor (null: no time, or no floor)
-    "paste_share": "number?",  # of the rationales' characters, those pasted (null: no rationale)
-    "rationale_repeated": "boolean?",  # the expert gave the same rationale on another item
-    "rationale_short": "boolean?",  # under a quarter of the project's median rationale
-}
-DECIMALS = 4  # the rounding of the numbers, as the exports' other shares
+DECIMALS = 4  # the rounding of the export's numbers, as its other shares
+CHUNK = 20_000  # rows read at once
 
 
 def annotation_frame(project: Project) -> pd.DataFrame:
@@ -75,7 +69,7 @@ def annotation_frame(project: Project) -> pd.DataFrame:
         )
         .annotate(expected=gold_expected())
     )
-    frame = pd.DataFrame(list(rows), columns=FRAME_COLUMNS)
+    frame = _read(rows, FRAME_COLUMNS)
     lengths = _response_lengths(project)
     frame["length_a"] = frame["item"].map(lengths["length_a"]).fillna(0).astype(int)
     frame["length_b"] = frame["item"].map(lengths["length_b"]).fillna(0).astype(int)
@@ -89,31 +83,49 @@ def annotation_frame(project: Project) -> pd.DataFrame:
 
 
 def _response_lengths(project: Project) -> pd.DataFrame:
-    """Per item: the characters of its first and second response, of the two, and of them all."""
-    by_item: dict[int, dict[str, int]] = defaultdict(lambda: {"length_a": 0, "length_b": 0, "all": 0})
-    for item_id, position, chars in (
+    """Per judged item: the characters of its first and second response, of the two, and of all."""
+    # One length per response, added up here: aggregated in SQL, each sum computed it again.
+    rows = (
         Response.objects.filter(item__in=_judged_items(project))
-        .annotate(chars=Length("content"))
-        .values_list("item_id", "position", "chars")
-    ):
-        lengths = by_item[item_id]
-        lengths["all"] += chars
-        if position in (0, 1):
-            lengths["length_a" if position == 0 else "length_b"] = chars
-    table = pd.DataFrame.from_dict(by_item, orient="index", columns=["length_a", "length_b", "all"])
+        .values_list("item_id", "position", Length("content"))
+        .order_by()
+    )
+    responses = _read(rows, ["item", "position", "chars"])
+    by_item = responses.groupby("item")
+    table = pd.DataFrame(
+        {
+            "length_a": responses[responses["position"] == 0].set_index("item")["chars"],
+            "length_b": responses[responses["position"] == 1].set_index("item")["chars"],
+            "all": by_item["chars"].sum(),
+        }
+    )
+    table = table.fillna(0).astype(int)
     table["pair"] = table["length_a"] + table["length_b"]
     return table
 
 
-def _judged_items(project: Project) -> Any:
+def _judged_items(project: Project) -> QuerySet:
     return Annotation.objects.filter(project=project).values("item_id")
 
 
 def _prompt_chars(project: Project) -> pd.Series:
     """Per judged item, the characters an expert reads in its prompt: its text, or its messages'."""
-    prompts = Item.objects.filter(pk__in=_judged_items(project))
-    chars = {pk: prompt_chars(prompt) for pk, prompt in prompts.values_list("pk", "prompt").iterator()}
-    return pd.Series(chars, dtype="int64")
+    # As text, read by orjson: the JSON field's own decoding took most of the frame's time.
+    judged = Item.objects.filter(pk__in=_judged_items(project))
+    prompts = judged.values_list("pk", Cast("prompt", TextField()))
+    chars = _read(prompts, ["item", "chars"], lambda pk, text: (pk, prompt_chars(loads(text))))
+    return chars.set_index("item")["chars"]
+
+
+def _read(rows: QuerySet, columns: list[str], each: Callable[..., tuple] | None = None) -> pd.DataFrame:
+    """The rows of `rows` (a values_list), each made `each(*row)` if given, as a frame with
+    `columns`, read a chunk at a time: a list of every row first took several times the frame's
+    memory (a million annotations: a gigabyte for a frame of 130 MB)."""
+    chunks = [
+        pd.DataFrame([each(*row) for row in batch] if each else list(batch), columns=columns)
+        for batch in batched(rows.iterator(chunk_size=CHUNK), CHUNK)
+    ]
+    return pd.concat(chunks, ignore_index=True) if chunks else pd.DataFrame(columns=columns)
 
 
 def prompt_chars(prompt: Any) -> int:
@@ -140,21 +152,51 @@ def floor_of(project: Project) -> float | None:
     return float(project.min_seconds_per_1k_chars) or None
 
 
-def signal_values(project: Project) -> dict[int, tuple[Any, ...]]:
-    """Per annotation pk, its `SIGNAL_COLUMNS` in order (None where there is no figure)."""
+def signal_values(project: Project) -> "SignalTable":
+    """Per annotation pk, its `SIGNAL_COLUMNS` in order (None where there is no figure); numbers
+    rounded to `DECIMALS`."""
     frame = annotation_frame(project)
-    if frame.empty:
-        return {}
     signals = annotation_signals(frame, floor=floor_of(project))
     if "too_fast" not in signals:  # no floor: nothing is too fast, and nothing is known not to be
         signals["too_fast"] = pd.array([pd.NA] * len(signals), dtype="boolean")
-    for column in ("seconds_per_1k_chars", "paste_share"):
-        signals[column] = signals[column].round(DECIMALS)
-    signals.index = frame["pk"].to_numpy()
-    return {
-        row["pk"]: tuple(row[column] for column in SIGNAL_COLUMNS)
-        for row in records(signals[list(SIGNAL_COLUMNS)], index="pk")
-    }
+    return SignalTable(frame["pk"], [signals[column] for column in SIGNAL_COLUMNS])
 
 
-SIGNALS = ColumnSource(name="quality signals", columns=SIGNAL_COLUMNS, values=signal_values)
+class SignalTable(Mapping[int, tuple[Any, ...]]):
+    """Each annotation's signals by its pk, held as plain arrays while an export streams: a dict of
+    tuples took some 240 bytes an annotation, these 29 (a flag is -1 for null, 0 or 1; a number
+    NaN for null)."""
+
+    def __init__(self, pks: pd.Series, columns: list[pd.Series]) -> None:
+        order = np.argsort(pks.to_numpy(), kind="stable")
+        self._pks = _packed("q", pks.to_numpy(dtype="int64")[order])
+        self._columns = [
+            _packed("d", column.round(DECIMALS).to_numpy(dtype="float64", na_value=nan)[order])
+            if pd.api.types.is_float_dtype(column.dtype)
+            else _packed("b", column.astype("Int8").fillna(-1).to_numpy(dtype="int8")[order])
+            for column in columns
+        ]
+
+    def __getitem__(self, pk: int) -> tuple[Any, ...]:
+        at = bisect_left(self._pks, pk)
+        if at == len(self._pks) or self._pks[at] != pk:
+            raise KeyError(pk)
+        return tuple(_unpacked(column[at], column.typecode) for column in self._columns)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._pks)
+
+    def __len__(self) -> int:
+        return len(self._pks)
+
+
+def _packed(typecode: str, values: np.ndarray) -> array:
+    packed = array(typecode)
+    packed.frombytes(values.tobytes())
+    return packed
+
+
+def _unpacked(value: float, typecode: str) -> Any:
+    if typecode == "d":
+        return None if isnan(value) else value
+    return None if value < 0 else bool(value)

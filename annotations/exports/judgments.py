@@ -90,10 +90,8 @@ def export_annotations(
     the format's own; they are computed first, while the connection is free.
     """
     pseudonyms = Pseudonyms(project)
-    registered = export_format("annotations")  # as registered now, with the columns added since
-    added = registered.added_values(project)
-    # The format's own columns hold no float (orjson's bytes are json's); added ones may.
-    floats_checked = not any("number" in kind for kind in registered.added_columns.values())
+    # As registered now, with the columns added since; computed here, before the rows stream.
+    added = export_format("annotations").added_values(project)
     params = {"project": project.pk}
     if base.on_postgresql():
         judgments, skips = base.streamed(JUDGMENTS, params), base.streamed(SKIPS, params)
@@ -128,7 +126,6 @@ def export_annotations(
             },
             gold,
             added(pk),
-            floats_checked,
         )
     reasons = {value: str(label) for value, label in Skip.Reason.choices}
     for item_id, expert_id, reason, note, gold, created, shown_left in skips:
@@ -148,21 +145,16 @@ def export_annotations(
             },
             gold,
             added(None),
-            floats_checked,
         )
 
 
 def _judgment_line(
-    item_id: str,
-    annotator: str,
-    fields: dict[str, Any],
-    gold: bool,
-    added: dict[str, Any],
-    floats_checked: bool,
+    item_id: str, annotator: str, fields: dict[str, Any], gold: bool, added: dict[str, Any]
 ) -> bytes:
+    # The format's own columns hold no float, and the added ones only rounded numbers (see
+    # `ColumnSource`): orjson's bytes are json's.
     return dumps(
-        {"item_id": item_id, "annotator": annotator, **fields, "gold": gold, **added},
-        floats_checked=floats_checked,
+        {"item_id": item_id, "annotator": annotator, **fields, "gold": gold, **added}, floats_checked=True
     )
 
 

@@ -38,7 +38,9 @@ class ColumnSource:
     `values(project)` gives each annotation's values ({annotation pk: one value per column, in
     `columns`' order}). It runs once per export, before the first row is read, so it may query:
     while the rows stream, the connection is theirs. A row it has nothing for (a skip, say) holds
-    null in every column, so every column's type is nullable.
+    null in every column, so every column's type is nullable. Numbers are rounded to 4 decimals
+    and under 10**15, like the exports' own shares: orjson writes those as json does (see
+    `labelhub.fastjson`), so the rows need not be searched for floats.
     """
 
     name: str  # who adds the columns, for messages

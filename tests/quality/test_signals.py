@@ -13,7 +13,8 @@ from annotations.models import Assignment
 from annotations.services import Judgment, annotation_submit, assignment_next
 from projects.models import Project
 from projects.rubrics import CriterionSpec, rubric_save
-from quality.signals import SIGNAL_COLUMNS, annotation_frame
+from quality.export_columns import SIGNAL_COLUMNS
+from quality.signals import annotation_frame
 from tests.conftest import api_for
 from tests.factories import ItemFactory
 
