@@ -101,6 +101,11 @@ class ActiveSeconds(serializers.IntegerField):
     """The active time, read as sent."""
 
 
+@extend_schema_field({"type": "integer", "minimum": 0})
+class PastedChars(serializers.IntegerField):
+    """The characters pasted into the rationale, read as sent (at most its length)."""
+
+
 @safe_to_retry
 class NextView(APIView):
     """POST: the expert's current item in the project, leasing the next one if needed."""
@@ -149,7 +154,9 @@ class SubmitView(APIView):
     """POST: the expert's judgment on their assigned item. Retries are answered, not repeated.
 
     A project that compares responses needs a `choice`; what else it asks for (a strength, a
-    rationale) and allows (ties, "both are bad") is the project's, and is answered 400 by field."""
+    rationale) and allows (ties, "both are bad") is the project's, and is answered 400 by field.
+    `pasted_chars` counts characters of the rationale, so it is at most the rationale's length
+    (trimmed)."""
 
     class InputSerializer(StrictSerializer):
         class Meta:
@@ -160,6 +167,11 @@ class SubmitView(APIView):
         strength = StrengthNumber(required=False, allow_null=True, default=None)
         rationale = RationaleText(required=False, allow_blank=True, default="")
         active_seconds = ActiveSeconds(required=False, default=0)
+        pasted_chars = PastedChars(
+            required=False,
+            default=0,
+            help_text="How many characters of the rationale were pasted rather than typed.",
+        )
         idempotency_key = UUIDStringField()
 
         def validate(self, data: dict[str, Any]) -> dict[str, Any]:
@@ -168,6 +180,7 @@ class SubmitView(APIView):
                 strength=data["strength"],
                 rationale=data["rationale"],
                 active_seconds=data["active_seconds"],
+                pasted_chars=data["pasted_chars"],
             )
             errors = judgment_errors(
                 judgment=judgment, project=self.context["project"], item=self.context["item"]

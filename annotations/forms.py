@@ -1,7 +1,7 @@
 from typing import Any
 
 from django import forms
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.core.validators import RegexValidator
 
 from annotations.exports import (
@@ -31,6 +31,10 @@ class LabelForm(forms.Form):
     strength = forms.IntegerField(required=False)
     rationale = forms.CharField(required=False, strip=True)
     active_seconds = forms.IntegerField(required=False)
+    pasted_chars = forms.IntegerField(
+        required=False,
+        error_messages={"invalid": "The pasted characters must be a whole number."},
+    )
     rubric_version = forms.IntegerField(required=False)
     idempotency_key = forms.UUIDField()
 
@@ -48,6 +52,9 @@ class LabelForm(forms.Form):
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         if self.errors:  # a field could not be read: there is no judgment to check yet
+            # A hidden field's error (the page's own figures, sent back crafted) heads the form.
+            unread = [name for name in self.errors if name not in self.SHOWN and name != NON_FIELD_ERRORS]
+            self._place({name: list(self.errors.pop(name)) for name in unread})
             return data
         judgment = Judgment(
             choice=data["choice"],
@@ -56,6 +63,7 @@ class LabelForm(forms.Form):
             active_seconds=data["active_seconds"] or 0,
             ratings=self._ratings() if self.project.rates else (),
             rubric_version=data["rubric_version"],
+            pasted_chars=data["pasted_chars"] or 0,
         )
         errors = judgment_errors(judgment=judgment, project=self.project, item=self.item)
         self._place({name: [message] for name, message in errors.items()})

@@ -43,6 +43,19 @@ class Judgment:
     active_seconds: int = 0
     ratings: tuple[ResponseRating, ...] = ()  # for rubric projects: one per response
     rubric_version: int | None = None  # the version the expert was shown
+    pasted_chars: int = 0  # characters pasted into the rationales, as the page counted them
+
+
+def rationale_chars(judgment: Judgment) -> int:
+    """The characters of the judgment's rationales as they are stored, each trimmed: its own and
+    the criterion rationales of every response rated (one marked not ratable keeps none)."""
+    criteria = sum(
+        len(text.strip())
+        for rating in judgment.ratings
+        if not rating.not_ratable
+        for text in rating.rationales.values()
+    )
+    return len(judgment.rationale.strip()) + criteria
 
 
 def rating_field(position: int, key: str) -> str:
@@ -52,8 +65,8 @@ def rating_field(position: int, key: str) -> str:
 
 def judgment_errors(*, judgment: Judgment, project: Project, item: Item) -> dict[str, str]:
     """What is wrong with `judgment` of `item` under `project`'s settings, one message per field
-    (`choice`, `strength`, `rationale`, `active_seconds`, `ratings` and the rating fields named by
-    `rating_field`); {} when nothing is."""
+    (`choice`, `strength`, `rationale`, `active_seconds`, `pasted_chars`, `ratings` and the rating
+    fields named by `rating_field`); {} when nothing is."""
     errors: dict[str, str] = {}
     if project.rates:
         errors.update(_rating_errors(judgment, project=project, item=item))
@@ -66,6 +79,14 @@ def judgment_errors(*, judgment: Judgment, project: Project, item: Item) -> dict
         errors["rationale"] = too_long("The rationale", RATIONALE_MAX_CHARS)
     if not 0 <= judgment.active_seconds <= ACTIVE_SECONDS_MAX:
         errors["active_seconds"] = f"The active time must be 0 to {ACTIVE_SECONDS_MAX:,} seconds."
+    # Nothing can be pasted into text that is not there; past that the count is not a count.
+    written = rationale_chars(judgment)
+    pasted = judgment.pasted_chars
+    if isinstance(pasted, bool) or not isinstance(pasted, int) or not 0 <= pasted <= written:
+        errors["pasted_chars"] = (
+            "The pasted characters must be a whole number from 0 to the length of the "
+            f"rationales ({written:,} here)."
+        )
     return errors
 
 

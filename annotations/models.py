@@ -96,6 +96,11 @@ class Annotation(models.Model):
     strength = models.PositiveSmallIntegerField(choices=Strength.choices, null=True, blank=True)
     rationale = models.TextField(blank=True)
     active_seconds = models.PositiveIntegerField(default=0)
+    # How many characters the expert pasted into the judgment's rationales (its own and its
+    # criteria's), as the labelling page counted them: reported by the client like the active
+    # time, and bounded by `judgment_errors` to the rationales' length. 0 for a judgment whose
+    # client does not count (and in the database, for rows written without it).
+    pasted_chars = models.PositiveIntegerField(default=0, db_default=0)
     guideline = models.ForeignKey(Guideline, on_delete=models.PROTECT, null=True, blank=True)
     idempotency_key = models.UUIDField(default=uuid.uuid4, unique=True)
     submitted_at = models.DateTimeField(auto_now_add=True)

@@ -91,6 +91,7 @@ class ProjectAdmin(ProjectScopedAdmin):
                     "qualification_cooloff_days",
                     "gold_min",
                     "gold_bar_percent",
+                    "min_seconds_per_1k_chars",
                 ]
             },
         ),

@@ -108,6 +108,12 @@ class Project(models.Model):
         help_text="The gold accuracy experts must be able to reach (0-100%; 0: never pause). An "
         "expert is paused once even the top of their accuracy's 95% interval is below it.",
     )
+    min_seconds_per_1k_chars = models.PositiveSmallIntegerField(
+        "minimum seconds per 1,000 characters",
+        default=10,
+        help_text="A judgment made faster than this (active seconds per 1,000 characters of prompt "
+        "and responses) is flagged as too fast in the quality figures and exports; 0 flags none.",
+    )
     price_per_label = models.DecimalField(
         max_digits=10,
         decimal_places=2,

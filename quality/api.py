@@ -74,6 +74,37 @@ class ExpertQualitySerializer(serializers.Serializer):
     left_share = serializers.FloatField(allow_null=True, min_value=0.0, max_value=1.0)
     left_p_value = serializers.FloatField(allow_null=True, min_value=0.0, max_value=1.0)
     median_seconds_per_1k_chars = serializers.FloatField(allow_null=True, min_value=0.0)
+    too_fast_share = serializers.FloatField(
+        allow_null=True,
+        min_value=0.0,
+        max_value=1.0,
+        help_text="Of the timed judgments, those under the project's minimum seconds per 1,000 characters "
+        "(null when the project sets none).",
+    )
+    longer_share = serializers.FloatField(
+        allow_null=True,
+        min_value=0.0,
+        max_value=1.0,
+        help_text="Of the choices between responses of different lengths, those of the longer one.",
+    )
+    paste_share = serializers.FloatField(
+        allow_null=True,
+        min_value=0.0,
+        max_value=1.0,
+        help_text="Of the characters of the expert's rationales, those pasted rather than typed.",
+    )
+    repeated_share = serializers.FloatField(
+        allow_null=True,
+        min_value=0.0,
+        max_value=1.0,
+        help_text="Of the expert's rationales, those they also gave on another item.",
+    )
+    short_share = serializers.FloatField(
+        allow_null=True,
+        min_value=0.0,
+        max_value=1.0,
+        help_text="Of the expert's rationales, those under a quarter of the project's median length.",
+    )
 
 
 class QualitySerializer(serializers.Serializer):

@@ -9,7 +9,9 @@ names among:
 - `length_a`, `length_b`: the characters of the item's first and second response;
 - `active_seconds`: the time the page was in use; `chars_read`: the characters of prompt and
   responses put in front of the expert;
-- `rationale`; `pasted_chars`: how many characters were pasted into the rationale box.
+- `rationale`; `pasted_chars`: how many characters were pasted into the rationales;
+  `rationale_chars` (optional): the characters of every rationale of the judgment, its own and its
+  rubric criteria's, which is what `pasted_chars` counts within (without it, the rationale's).
 
 Each signal comes per annotation (a Series aligned with the input, for the exports) and per expert
 (a frame indexed by expert). A figure that has too little data to stand on (no choice of a side, no
@@ -25,11 +27,18 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from projects.vocabulary import Preference
 
 A, B = Preference.A.value, Preference.B.value
+
+
+def _stats() -> Any:
+    """scipy's statistics, imported when a test needs them: they cost a process some 60 MB, and
+    the per-annotation signals (what an export computes) need none."""
+    from scipy import stats
+
+    return stats
 
 
 # Tests, intervals and the pause rule, on plain numbers.
@@ -43,7 +52,7 @@ def binomial_p_value(successes: int, trials: int, p: float = 0.5) -> float | Non
     """
     if trials == 0:
         return None
-    return float(stats.binomtest(int(successes), int(trials), p, alternative="two-sided").pvalue)
+    return float(_stats().binomtest(int(successes), int(trials), p, alternative="two-sided").pvalue)
 
 
 def wilson_interval(successes: int, trials: int, *, confidence: float = 0.95) -> tuple[float, float] | None:
@@ -58,7 +67,7 @@ def wilson_interval(successes: int, trials: int, *, confidence: float = 0.95) ->
         raise ValueError(f"successes must be between 0 and trials ({trials}), not {successes}")
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be between 0 and 1, not {confidence}")
-    z = stats.norm.isf((1 - confidence) / 2)
+    z = _stats().norm.isf((1 - confidence) / 2)
     share, z2 = successes / trials, z * z
     denominator = 1 + z2 / trials
     centre = (share + z2 / (2 * trials)) / denominator
@@ -191,6 +200,7 @@ def length_bias(annotations: pd.DataFrame) -> pd.DataFrame:
     counts = _flag_counts(annotations["expert"], chose_longer(annotations))
     k, n = counts["k"].to_numpy(), counts["n"].to_numpy()
     others_k, others_n = k.sum() - k, n.sum() - n
+    stats = _stats()
     p_values = [
         float(stats.fisher_exact([[a, b - a], [c, d - c]]).pvalue) if b and d else None
         for a, b, c, d in zip(k, n, others_k, others_n, strict=True)
@@ -260,11 +270,18 @@ def normalised_rationale(rationales: pd.Series) -> pd.Series:
     ).rename("normalised_rationale")
 
 
+def _rationale_chars(annotations: pd.DataFrame) -> pd.Series:
+    """The characters `pasted_chars` counts within: `rationale_chars` if given, else the rationale's."""
+    if "rationale_chars" in annotations.columns:
+        return annotations["rationale_chars"].fillna(0).astype(int)
+    return annotations["rationale"].fillna("").astype(str).str.len()
+
+
 def paste_share(annotations: pd.DataFrame) -> pd.Series:
-    """Per annotation, the share of the rationale's characters that were pasted (at most 1: text
+    """Per annotation, the share of the rationales' characters that were pasted (at most 1: text
     pasted then deleted does not count twice); NA without a rationale."""
     _require(annotations, "rationale", "pasted_chars")
-    length = annotations["rationale"].fillna("").astype(str).str.len().to_numpy()
+    length = _rationale_chars(annotations).to_numpy()
     pasted = np.minimum(annotations["pasted_chars"].fillna(0).to_numpy(dtype=float), length)
     return pd.Series(_share(pasted, length), index=annotations.index, name="paste_share")
 
@@ -298,7 +315,7 @@ def rationale_integrity(annotations: pd.DataFrame, *, fraction: float = 0.25) ->
     rationales' characters), `repeated_share` and `short_share` (of their rationales)."""
     _require(annotations, "expert", "rationale", "pasted_chars")
     experts = annotations["expert"]
-    length = annotations["rationale"].fillna("").astype(str).str.len()
+    length = _rationale_chars(annotations)
     pasted = np.minimum(annotations["pasted_chars"].fillna(0).to_numpy(dtype=float), length.to_numpy())
     repeated = _flag_counts(experts, rationale_repeated(annotations))
     short = _flag_counts(experts, rationale_short(annotations, fraction=fraction))

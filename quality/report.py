@@ -1,7 +1,7 @@
 """A project's quality figures, as the project page and the API show them.
 
-Reads the project's annotations (one query, plain values), builds the frames of
-`quality.frames`, and asks `quality.agreement` and `quality.bias` for the figures. Figures with
+Reads the project's annotations (plain values: `quality.signals.annotation_frame`), builds the
+frames of `quality.frames`, and asks `quality.agreement` and `quality.bias` for the figures. Figures with
 too little data are None, never a misleading 0. Experts are named as the viewer may know them:
 by username for the vendor's managers, by pseudonym for everyone else.
 
@@ -16,18 +16,18 @@ from datetime import datetime
 from typing import Any
 
 import pandas as pd
-from django.db.models.functions import Length
 from django.utils import timezone
 
 from annotations.eligibility import ExpertStanding, Standing, standing_of
 from annotations.models import Annotation
-from annotations.queries import gold_expected, is_label
+from annotations.queries import is_label
 from labelhub.pseudonyms import annotator_pseudonym
-from projects.models import Membership, Project, Response
+from projects.models import Membership, Project
 from quality.agreement import EXPERT, agreement_figures, expert_consensus
-from quality.bias import gold_accuracy, position_bias, records, speed
+from quality.bias import gold_accuracy, length_bias, position_bias, rationale_integrity, records, speed
 from quality.frames import judgment_frames
 from quality.models import QualificationAttempt
+from quality.signals import annotation_frame, floor_of
 
 # An expert's `status` in the report, from their standing: at work they are "active".
 STATUS = {
@@ -45,57 +45,6 @@ class QualityReport:
 
     def as_dict(self) -> dict[str, Any]:
         return {"agreement": self.agreement, "experts": self.experts}
-
-
-def _judgments(project: Project) -> pd.DataFrame:
-    rows = (
-        Annotation.objects.filter(is_label(), project=project)
-        .exclude(preference="")
-        .values_list(
-            "expert_id",
-            "item_id",
-            "preference",
-            "assignment__shown_left",
-            "active_seconds",
-            "item__is_gold",
-            "item__prompt",
-        )
-        .annotate(expected=gold_expected())
-        .order_by("pk")
-    )
-    frame = pd.DataFrame(
-        list(rows),
-        columns=[
-            EXPERT,
-            "item",
-            "preference",
-            "shown_left",
-            "active_seconds",
-            "is_gold",
-            "prompt",
-            "gold",
-        ],
-    )
-    lengths = pd.DataFrame(
-        list(
-            Response.objects.filter(item__project=project, position__in=(0, 1))
-            .annotate(chars=Length("content"))
-            .values_list("item_id", "position", "chars")
-        ),
-        columns=["item", "position", "chars"],
-    )
-    read = lengths.groupby("item")["chars"].sum() if len(lengths) else pd.Series(dtype="int64")
-    frame["chars_read"] = frame["item"].map(read).fillna(0) + frame["prompt"].map(_prompt_chars)
-    return frame
-
-
-def _prompt_chars(prompt: Any) -> int:
-    """The characters an expert reads in a prompt: its text, or its messages' contents."""
-    if isinstance(prompt, str):
-        return len(prompt)
-    if isinstance(prompt, list):
-        return sum(len(str(turn.get("content", ""))) for turn in prompt if isinstance(turn, dict))
-    return 0
 
 
 def _expert_members(project: Project) -> dict[int, Membership]:
@@ -162,7 +111,8 @@ def project_quality(
     )
     if not project.rates:
         agreement.pop("krippendorff_alpha_interval", None)
-    judged = _judgments(project)
+    annotated = annotation_frame(project)
+    judged = annotated[annotated["preference"] != ""]
     # Every label counts (rubric-only ones too): one read gives counts and names.
     labellers = pd.DataFrame(
         list(
@@ -191,7 +141,12 @@ def project_quality(
         consensus = expert_consensus(frames.choices)
         table = table.join(consensus[["agreement"]].rename(columns={"agreement": "agreement_with_consensus"}))
         table = table.join(position_bias(judged)[["left_share", "left_p_value"]])
-        table = table.join(speed(judged)[["median_seconds_per_1k_chars"]])
+        table = table.join(length_bias(judged)[["longer_share"]])
+        floor = floor_of(project)
+        pace = speed(judged, floor=floor)
+        table = table.join(pace[["median_seconds_per_1k_chars", *(["too_fast_share"] if floor else [])]])
+    if len(annotated):
+        table = table.join(rationale_integrity(annotated)[["paste_share", "repeated_share", "short_share"]])
     usernames = (
         {
             **dict(zip(labellers[EXPERT], labellers["username"], strict=True)),
@@ -224,6 +179,11 @@ def project_quality(
                 "left_share": row.get("left_share"),
                 "left_p_value": row.get("left_p_value"),
                 "median_seconds_per_1k_chars": row.get("median_seconds_per_1k_chars"),
+                "too_fast_share": row.get("too_fast_share"),
+                "longer_share": row.get("longer_share"),
+                "paste_share": row.get("paste_share"),
+                "repeated_share": row.get("repeated_share"),
+                "short_share": row.get("short_share"),
             }
         )
     return QualityReport(agreement=agreement, experts=experts)

@@ -78,14 +78,16 @@ def api_world(same_connection, acme, settings, fresh_throttle_counts) -> dict[st
 def follows_the_rules_a_schema_cannot_state(case: Any) -> bool:
     """What OpenAPI cannot say (it constrains each value alone), each rule in its operation's
     description: the export's split shares leave some for train; imported items (ITEM_RULES); a
-    comparing project's judgment has a choice."""
+    comparing project's judgment has a choice, and no more pasted characters than its rationale."""
     if case.meta is None or not case.meta.generation.mode.is_positive:
         return True
     if case.path.endswith("/export"):
         split = (case.query or {}).get("split", "")
         return sum(float(part.split("=")[1]) for part in split.split(",") if "=" in part) < 1
     if case.path.endswith("/assignments/{assignment_id}") and isinstance(case.body, dict):
-        return bool(case.body.get("choice"))  # the test project compares responses
+        pasted, rationale = case.body.get("pasted_chars", 0), str(case.body.get("rationale", ""))
+        # The test project compares responses.
+        return bool(case.body.get("choice")) and pasted <= len(rationale.strip())
     if case.path.endswith("/items") and isinstance(case.body, list):
         ids = [str(item["id"]).strip() for item in case.body]
         return len(set(ids)) == len(ids) and all(

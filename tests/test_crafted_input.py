@@ -357,6 +357,58 @@ def test_the_page_says_a_skip_note_is_too_long(client, acme, acme_items, annotat
     assert Assignment.objects.get(pk=assignment.pk).status == Assignment.Status.ACTIVE
 
 
+# --- the pasted-character count the labelling page reports ---
+
+RATIONALE = judgment_body(uuid.uuid4())["rationale"]
+PASTED_OUT_OF_RANGE = (
+    "The pasted characters must be a whole number from 0 to the length of the rationales "
+    f"({len(RATIONALE)} here)."
+)
+
+
+@pytest.mark.parametrize(
+    ("pasted", "message"),
+    [
+        (-1, PASTED_OUT_OF_RANGE),
+        (len(RATIONALE) + 1, PASTED_OUT_OF_RANGE),
+        (10**30, PASTED_OUT_OF_RANGE),  # past any integer column
+        ("12", 'Must be a whole number, not "12".'),
+        (1.5, "Must be a whole number, not 1.5."),
+        (True, "Must be a whole number, not true."),
+    ],
+)
+def test_the_api_refuses_a_pasted_count_that_is_not_one_naming_it(
+    acme, acme_items, annotator, pasted, message
+):
+    assignment = assignment_next(project=acme, expert=annotator)
+    body = judgment_body(uuid.uuid4(), pasted_chars=pasted)
+    response = api(annotator).post(submit_url(acme, assignment.pk), body, format="json")
+    assert (response.status_code, response.json()) == (400, {"pasted_chars": [message]})
+    assert not Annotation.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("pasted", "message"),
+    [
+        ("-1", PASTED_OUT_OF_RANGE),
+        ("1" + "0" * 30, PASTED_OUT_OF_RANGE),
+        ("many", "The pasted characters must be a whole number."),
+        ("1.5", "The pasted characters must be a whole number."),
+    ],
+)
+def test_the_page_refuses_a_pasted_count_that_is_not_one_and_says_so(
+    client, acme, acme_items, annotator, pasted, message
+):
+    client.force_login(annotator)
+    assignment = assignment_next(project=acme, expert=annotator)
+    url = reverse("annotations:submit", args=[acme.code, assignment.pk])
+    data = {"choice": "B", "strength": "2", "rationale": RATIONALE, "pasted_chars": pasted}
+    response = client.post(url, {**data, "idempotency_key": str(uuid.uuid4())}, **HTMX)
+    assert response.status_code == 422
+    assert message in response.content.decode() and RATIONALE in response.content.decode()
+    assert not Annotation.objects.exists()
+
+
 @pytest.fixture
 def rubric(acme) -> Project:
     acme.kind = Project.Kind.RUBRIC

@@ -9,6 +9,10 @@ one adds its own with `register_aggregate` in its `ready()`.
 Rows are produced from a chunked iterator (a server-side cursor on PostgreSQL), so memory stays
 flat whatever the project's size, and in a fixed order, so that the same data always gives the
 same bytes.
+
+Another app may add columns to a format that takes them (`ColumnSource`, `add_columns`): the
+quality app adds its per-annotation signals to `annotations`. Those are computed before the rows
+stream and held per annotation, the one part of such an export that grows with the project.
 """
 
 # The formats register themselves when imported: the order here is the order every list shows.
@@ -30,7 +34,14 @@ from annotations.exports.options import (
     register_aggregate,
     split_of,
 )
-from annotations.exports.registry import REGISTRY, ExportFormat, export_format, export_lines
+from annotations.exports.registry import (
+    REGISTRY,
+    ColumnSource,
+    ExportFormat,
+    add_columns,
+    export_format,
+    export_lines,
+)
 
 FORMATS = tuple(REGISTRY)
 
@@ -43,8 +54,10 @@ __all__ = [
     "STYLES",
     "TIE_HANDLING",
     "Aggregate",
+    "ColumnSource",
     "ExportFormat",
     "PairOptions",
+    "add_columns",
     "export_format",
     "export_id_for",
     "export_lines",

@@ -9,14 +9,14 @@ from django.db.models import OuterRef, Subquery
 from annotations.exports import base
 from annotations.exports.base import CHUNK_SIZE, STRENGTH_NAMES, Pseudonyms, dumps
 from annotations.exports.options import PairOptions
-from annotations.exports.registry import ExportFormat, register
+from annotations.exports.registry import ExportFormat, export_format, register
 from annotations.models import Annotation, Assignment, Skip
 from annotations.queries import LEFT_OUT_SQL, LeftOut, left_out_of_exports, paused_experts
 from projects.models import Project
 
 JUDGMENTS = f"""
-SELECT i.external_id::text, a.expert_id, a.preference::text, a.strength, a.rationale, s.shown_left,
-    a.active_seconds, a.submitted_at, g.version, i.is_gold
+SELECT a.id, i.external_id::text, a.expert_id, a.preference::text, a.strength, a.rationale,
+    s.shown_left, a.active_seconds, a.pasted_chars, a.submitted_at, g.version, i.is_gold
 FROM annotations_annotation a
 JOIN projects_item i ON i.id = a.item_id
 JOIN annotations_assignment s ON s.id = a.assignment_id
@@ -42,6 +42,7 @@ def _judgments_by_orm(project: Project, left_out: LeftOut) -> Iterator[tuple]:
         .exclude(preference="")
         .order_by("item_id", "pk")
         .values_list(
+            "pk",
             "item__external_id",
             "expert_id",
             "preference",
@@ -49,6 +50,7 @@ def _judgments_by_orm(project: Project, left_out: LeftOut) -> Iterator[tuple]:
             "rationale",
             "assignment__shown_left",
             "active_seconds",
+            "pasted_chars",
             "submitted_at",
             "guideline__version",
             "item__is_gold",
@@ -85,13 +87,16 @@ def export_annotations(
 
     `shown_order` lists the item's response positions as displayed (left first). Rubric-only
     judgments have no outcome of this kind; they are in the `ratings` export. Plain values from
-    one streamed query each, like the pairs.
+    one streamed query each, like the pairs. The columns other apps add (`ColumnSource`) follow
+    the format's own; they are computed first, while the connection is free.
     """
     pseudonyms = Pseudonyms(project)
     options = options or PairOptions()
     left_out = left_out_of_exports(project, include_paused=options.include_paused)
     # Kept only when asked for, and then flagged line by line.
     paused = frozenset(paused_experts(project)) if options.include_paused else frozenset()
+    # As registered now, with the columns added since; computed here, before the rows stream.
+    added = export_format("annotations").added_values(project)
     params = {"project": project.pk}
     if base.on_postgresql():
         judgments = base.streamed(JUDGMENTS, {**params, **left_out.params})
@@ -99,6 +104,7 @@ def export_annotations(
     else:
         judgments, skips = _judgments_by_orm(project, left_out), _skips_by_orm(project)
     for (
+        pk,
         item_id,
         expert_id,
         outcome,
@@ -106,6 +112,7 @@ def export_annotations(
         rationale,
         shown_left,
         seconds,
+        pasted,
         submitted,
         version,
         gold,
@@ -119,11 +126,13 @@ def export_annotations(
                 "rationale": rationale,
                 "shown_order": [shown_left, 1 - shown_left],
                 "active_seconds": seconds,
+                "pasted_chars": pasted,
                 "submitted_at": submitted.isoformat(),
                 "guideline_version": version,
             },
             gold,
             expert_id in paused,
+            added(pk),
         )
     reasons = {value: str(label) for value, label in Skip.Reason.choices}
     for item_id, expert_id, reason, note, gold, created, shown_left in skips:
@@ -137,18 +146,30 @@ def export_annotations(
                 "rationale": f"{reason}: {note}" if note else reason,
                 "shown_order": [shown_left, 1 - shown_left] if shown_left is not None else [],
                 "active_seconds": 0,
+                "pasted_chars": 0,
                 "submitted_at": created.isoformat(),
                 "guideline_version": None,
             },
             gold,
             expert_id in paused,
+            added(None),
         )
 
 
-def _judgment_line(item_id: str, annotator: str, fields: dict[str, Any], gold: bool, paused: bool) -> bytes:
-    # No floats: orjson's bytes are json's.
+def _judgment_line(
+    item_id: str, annotator: str, fields: dict[str, Any], gold: bool, paused: bool, added: dict[str, Any]
+) -> bytes:
+    # The format's own columns hold no float, and the added ones only rounded numbers (see
+    # `ColumnSource`): orjson's bytes are json's.
     return dumps(
-        {"item_id": item_id, "annotator": annotator, **fields, "gold": gold, "expert_paused": paused},
+        {
+            "item_id": item_id,
+            "annotator": annotator,
+            **fields,
+            "gold": gold,
+            "expert_paused": paused,
+            **added,
+        },
         floats_checked=True,
     )
 
@@ -166,10 +187,12 @@ ANNOTATIONS = register(
             "rationale": "string",
             "shown_order": "list",
             "active_seconds": "integer",
+            "pasted_chars": "integer",
             "submitted_at": "string",
             "guideline_version": "integer?",
             "gold": "boolean",
             "expert_paused": "boolean",
         },
+        added_by_others=True,
     )
 )

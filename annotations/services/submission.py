@@ -128,6 +128,7 @@ def _store(
         strength=judgment.strength if directional and project.asks_strength else None,
         rationale=judgment.rationale.strip(),
         active_seconds=judgment.active_seconds,
+        pasted_chars=judgment.pasted_chars,
         guideline_id=current_guideline_id(project),
         idempotency_key=key,
     )

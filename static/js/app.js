@@ -85,6 +85,54 @@
     }
   }, 1000);
 
+  // Pasted characters: how much of the rationales (the judgment's own and its criteria's) was
+  // pasted rather than typed, sent with the submission in a hidden field and kept in the draft.
+  // The count is held to what the rationales hold now, counted as the server counts them
+  // (trimmed, in code points; a response marked not ratable keeps none of its notes): text
+  // pasted and deleted again does not count, and the count never exceeds the text it is of.
+  function codePoints(text) {
+    return Array.from(text).length;
+  }
+
+  function rationaleChars(form) {
+    let total = 0;
+    form.querySelectorAll("[data-rationale]").forEach(function (input) {
+      const block = input.closest("[data-rating-block]");
+      if (!(block && block.querySelector("input[data-not-ratable]:checked"))) {
+        total += codePoints(input.value.trim());
+      }
+    });
+    return total;
+  }
+
+  function pastedField(form) {
+    return form ? form.querySelector("input[data-pasted-chars]") : null;
+  }
+
+  function holdPasted(form) {
+    const field = pastedField(form);
+    if (field) field.value = String(Math.min(parseInt(field.value, 10) || 0, rationaleChars(form)));
+  }
+
+  document.addEventListener("paste", function (event) {
+    const target = event.target;
+    if (!(target instanceof Element) || !target.matches("[data-rationale]")) return;
+    const field = pastedField(target.closest("form[data-task-form]"));
+    if (!field || !event.clipboardData) return;
+    // Counted now, held to the text once it is in (the input event that follows).
+    const pasted = codePoints(event.clipboardData.getData("text/plain"));
+    field.value = String((parseInt(field.value, 10) || 0) + pasted);
+  });
+
+  function pastedTextChanged(event) {
+    const form = event.target instanceof Element ? event.target.closest("form[data-task-form]") : null;
+    if (form) holdPasted(form);
+  }
+  document.addEventListener("input", pastedTextChanged);
+  document.addEventListener("change", pastedTextChanged);
+  // Capturing, so the count is held before htmx reads the form.
+  document.addEventListener("submit", pastedTextChanged, true);
+
   // Status line on the form: draft saved, lease trouble, submission problems.
   function say(form, text, isError) {
     const line = form && form.querySelector("[data-task-status]");
@@ -129,6 +177,7 @@
     draft.timer = null;
     if (!form || !document.contains(form) || form.dataset.leaseLost) return;
     draft.pending = false;
+    holdPasted(form);
     post(form, form.dataset.draftUrl, new FormData(form))
       .then(function (response) {
         if (response.ok) {
@@ -163,12 +212,14 @@
     if (!form || !source || form.dataset.restored) return;
     form.dataset.restored = "1";
     const fields = JSON.parse(source.textContent);
+    // Hidden fields are the page's own (the key, the rubric version), except those marked
+    // data-draft-restores (the pasted count, which belongs to the text the draft puts back).
     Object.keys(fields).forEach(function (name) {
       const values = fields[name];
       form.querySelectorAll('[name="' + CSS.escape(name) + '"]').forEach(function (input) {
         if (input.type === "radio" || input.type === "checkbox") {
           input.checked = values.indexOf(input.value) !== -1;
-        } else if (input.type !== "hidden") {
+        } else if (input.type !== "hidden" || "draftRestores" in input.dataset) {
           input.value = values[0] || "";
         }
       });

@@ -12,12 +12,12 @@ from labelhub.pseudonyms import annotator_pseudonym
 from tests.factories import ItemFactory
 
 
-def judge(project, expert, choice, strength=None, rationale=""):
+def judge(project, expert, choice, strength=None, rationale="", **measured):
     assignment = assignment_next(project=project, expert=expert)
     annotation_submit(
         assignment=assignment,
         expert=expert,
-        judgment=Judgment(choice, strength, rationale),
+        judgment=Judgment(choice, strength, rationale, **measured),
         idempotency_key=uuid.uuid4(),
     )
     return assignment
@@ -72,10 +72,19 @@ def test_the_annotations_export_has_every_judgment_and_every_skip(judged, annota
         "rationale",
         "shown_order",
         "active_seconds",
+        "pasted_chars",
         "submitted_at",
         "guideline_version",
         "gold",
         "expert_paused",
+        # Added by the quality app (its signals), after the format's own.
+        "chose_left",
+        "chose_longer",
+        "seconds_per_1k_chars",
+        "too_fast",
+        "paste_share",
+        "rationale_repeated",
+        "rationale_short",
     ]
     assert (first["strength"], first["rationale"], first["shown_order"], first["guideline_version"]) == (
         "much",
@@ -130,8 +139,9 @@ def test_postgresql_s_streamed_statements_and_the_orm_give_the_same_bytes(
 ):
     """PostgreSQL streams hand-written statements; other databases (the embedded default) read
     the same rows through the ORM. Both must write the same files."""
-    judge(judged, annotator2, "B", 1, "B is shorter")
-    judge(judged, annotator2, "A", 2)
+    # Timed and partly pasted: the annotations' added signal columns have values to compare.
+    judge(judged, annotator2, "B", 1, "B is shorter", active_seconds=30, pasted_chars=5)
+    judge(judged, annotator2, "A", 2, active_seconds=2)
     streamed = b"".join(export_lines(judged, fmt, options))
     monkeypatch.setattr("annotations.exports.base.on_postgresql", lambda: False)
     assert b"".join(export_lines(judged, fmt, options)) == streamed

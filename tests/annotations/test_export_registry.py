@@ -1,8 +1,10 @@
 """The export registry: each format declares its columns once, and every door lists the formats
 from it, so that a format added in one module is offered everywhere."""
 
+import dataclasses
 import io
 import json
+import re
 from collections import Counter
 
 import pytest
@@ -10,7 +12,16 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from annotations.bundle import export_bundle
-from annotations.exports import AGGREGATES, REGISTRY, Aggregate, ExportFormat, PairOptions, export_lines
+from annotations.exports import (
+    AGGREGATES,
+    REGISTRY,
+    Aggregate,
+    ColumnSource,
+    ExportFormat,
+    PairOptions,
+    add_columns,
+    export_lines,
+)
 from annotations.exports.base import dumps
 from annotations.forms import ExportForm
 from tests.annotations.test_export_formats import judge, judged  # noqa: F401 - a fixture
@@ -32,6 +43,7 @@ def assert_rows_match_the_declaration(export_format: ExportFormat, lines: list[b
     assert lines, f"{export_format.name}: nothing to check"
     expected = list(export_format.columns)
     expected += [c for c in export_format.optional_columns if c in optional_columns_given(options)]
+    expected += list(export_format.added_columns)
     for line in lines:
         row = json.loads(line)
         assert list(row) == expected, export_format.name
@@ -60,9 +72,12 @@ def test_each_comparison_format_writes_exactly_the_columns_and_types_it_declares
     name,
     options,
 ):
-    judge(judged, annotator2, "B", 1, "B is shorter")
+    # Timed, with a pasted rationale: every added column has a value on some row.
+    judge(judged, annotator2, "B", 1, "B is shorter", active_seconds=40, pasted_chars=3)
     lines = list(export_lines(judged, name, options))
     assert_rows_match_the_declaration(REGISTRY[name], lines, options)
+    for column in REGISTRY[name].added_columns:
+        assert any(json.loads(line)[column] is not None for line in lines), (name, column)
 
 
 @pytest.mark.parametrize("name", RUBRIC_ONLY)
@@ -174,3 +189,68 @@ def test_an_aggregate_name_is_taken_once():
     with pytest.raises(ValueError, match="aggregate 'majority' is registered twice"):
         register_aggregate(Aggregate(name="majority", label="Another majority", consensus=first_judgment))
     assert register_aggregate(AGGREGATES["majority"]) is AGGREGATES["majority"]
+
+
+# --- columns added by other apps ---
+
+
+def reviews(project):
+    """A source that reads the database, as the quality signals do: one value per annotation. (On
+    PostgreSQL, a query while the rows stream would fail: the connection is theirs.)"""
+    return {pk: (f"seen {pk}",) for pk in project.annotations.values_list("pk", flat=True)}
+
+
+REVIEWS = ColumnSource(name="reviews", columns={"review": "string?"}, values=reviews)
+
+
+@pytest.fixture
+def annotations_with_reviews(monkeypatch):
+    """The annotations format as registered, with one more source (the registry left as it was)."""
+    registered = REGISTRY["annotations"]
+    extended = dataclasses.replace(registered, sources=list(registered.sources))
+    monkeypatch.setitem(REGISTRY, "annotations", extended)
+    add_columns("annotations", REVIEWS)
+    return extended
+
+
+def test_added_columns_follow_the_formats_own_and_a_row_of_no_annotation_holds_null(
+    judged,  # noqa: F811
+    annotations_with_reviews,
+):
+    lines = [json.loads(line) for line in export_lines(judged, "annotations")]
+    assert list(lines[0])[-1] == "review" and list(annotations_with_reviews.added_columns)[-1] == "review"
+    by_pk = dict(judged.annotations.values_list("item__external_id", "pk"))
+    judgments, skips = (
+        [r for r in lines if r["outcome"] != "skip"],
+        [r for r in lines if r["outcome"] == "skip"],
+    )
+    assert [r["review"] for r in judgments] == [f"seen {by_pk[r['item_id']]}" for r in judgments]
+    assert skips and all(r["review"] is None for r in skips)
+    assert_rows_match_the_declaration(
+        annotations_with_reviews, list(export_lines(judged, "annotations")), PairOptions()
+    )
+
+
+def test_adding_a_source_twice_adds_its_columns_once(annotations_with_reviews):
+    add_columns("annotations", REVIEWS)
+    assert list(annotations_with_reviews.added_columns).count("review") == 1
+
+
+def test_a_column_added_twice_by_two_sources_or_to_a_format_that_takes_none_is_refused(
+    annotations_with_reviews,
+):
+    again = ColumnSource(name="other reviews", columns={"review": "string?"}, values=reviews)
+    with pytest.raises(ValueError, match="export annotations already has the column"):
+        add_columns("annotations", again)
+    with pytest.raises(ValueError, match=re.escape("already has the column(s) rationale")):
+        add_columns("annotations", ColumnSource(name="x", columns={"rationale": "string?"}, values=reviews))
+    refused = "export pairs takes no columns from other apps (reviews)"
+    with pytest.raises(ValueError, match=re.escape(refused)):
+        add_columns("pairs", REVIEWS)
+
+
+def test_an_added_column_must_be_nullable_and_of_a_known_type():
+    with pytest.raises(ValueError, match="review must be nullable"):
+        ColumnSource(name="reviews", columns={"review": "string"}, values=reviews)
+    with pytest.raises(ValueError, match=re.escape("column review has an unknown type 'date?'")):
+        ColumnSource(name="reviews", columns={"review": "date?"}, values=reviews)

@@ -31,6 +31,12 @@ HTMX = {"HTTP_HX_REQUEST": "true"}
             "active_seconds",
             f"The active time must be 0 to {ACTIVE_SECONDS_MAX:,} seconds.",
         ),
+        (
+            {"choice": "A", "strength": 1, "rationale": " A is right. ", "pasted_chars": 12},
+            Judgment("A", 1, " A is right. ", pasted_chars=12),
+            "pasted_chars",
+            "The pasted characters must be a whole number from 0 to the length of the rationales (11 here).",
+        ),
     ],
 )
 def test_the_page_the_api_and_the_service_refuse_a_judgment_with_one_message(

@@ -94,6 +94,34 @@ def test_a_rationale_only_where_the_criterion_asks_for_one(rubric, annotator):
     assert "r0-helpfulness-rationale" in refused.value.message_dict
 
 
+def test_pasted_characters_count_within_the_criterion_rationales_that_are_kept(rubric, annotator):
+    """The overall rationale and the criteria's (trimmed, as stored); a response marked not ratable
+    keeps none of its notes, so what was pasted there cannot count."""
+    noted = ResponseRating(position=0, scores={"helpfulness": 2}, rationales={"honesty": " cites it "})
+    dropped = ResponseRating(
+        position=1, not_ratable=True, reason="Empty", rationales={"honesty": "a long note not kept"}
+    )
+    ratings = (noted, dropped, *all_rated()[2:])
+
+    def judgment(pasted: int) -> Judgment:
+        return Judgment("", None, "Fine.", ratings=ratings, rubric_version=1, pasted_chars=pasted)
+
+    assignment = assignment_next(project=rubric, expert=annotator)
+    with pytest.raises(ValidationError) as refused:
+        annotation_submit(
+            assignment=assignment, expert=annotator, idempotency_key=uuid.uuid4(), judgment=judgment(14)
+        )
+    assert refused.value.message_dict == {
+        "pasted_chars": [
+            "The pasted characters must be a whole number from 0 to the length of the rationales (13 here)."
+        ]
+    }
+    stored = annotation_submit(
+        assignment=assignment, expert=annotator, idempotency_key=uuid.uuid4(), judgment=judgment(13)
+    ).annotation
+    assert Annotation.objects.get(pk=stored.pk).pasted_chars == 13
+
+
 def test_the_ratings_export_has_one_line_per_expert_and_response_with_fixed_keys(
     rubric, annotator, annotator2
 ):

@@ -3,7 +3,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from annotations.models import Annotation, Assignment
@@ -52,6 +52,23 @@ def test_it_records_the_guideline_version_rationale_and_active_time(acme, acme_i
     assert annotation.rationale == "B cites the statute."
     assert annotation.active_seconds == 95
     assert annotation.assignment.status == Assignment.Status.SUBMITTED
+
+
+def test_it_records_the_pasted_characters_up_to_the_whole_rationale(acme, acme_items, annotator):
+    annotation = submit(
+        assignment_next(project=acme, expert=annotator),
+        annotator,
+        Judgment("B", 1, "  B cites the statute.  ", pasted_chars=len("B cites the statute.")),
+    ).annotation
+    annotation.refresh_from_db()
+    assert annotation.pasted_chars == 20
+    assert submit(assignment_next(project=acme, expert=annotator), annotator).annotation.pasted_chars == 0
+
+
+def test_the_database_refuses_a_negative_pasted_count(acme, acme_items, annotator):
+    stored = submit(assignment_next(project=acme, expert=annotator), annotator).annotation
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Annotation.objects.filter(pk=stored.pk).update(pasted_chars=-1)
 
 
 def test_a_double_submit_with_one_key_stores_one_annotation_and_both_succeed(acme, acme_items, annotator):

@@ -1,4 +1,5 @@
 import json
+import random
 
 import pytest
 
@@ -34,6 +35,16 @@ def test_every_rounded_share_and_margin_is_written_as_json_writes_it():
     # Exports pass floats_checked for rows whose floats are these: 4 decimals, from 0 to 3.
     values = [round(k / 10_000, 4) for k in range(30_001)]
     values += [round(k / n, 4) for n in range(1, 300) for k in range(3 * n + 1)]
+    line = dumps_line({"values": values}, floats_checked=True)
+    assert line == (json.dumps({"values": values}, separators=(",", ":")) + "\n").encode()
+
+
+def test_every_number_rounded_to_four_decimals_below_10_to_the_15_is_written_as_json_writes_it():
+    # The columns other apps add to an export hold such numbers (annotations.exports.ColumnSource):
+    # seconds per 1,000 characters up to 86,400,000, shares, and any other figure of that kind.
+    draws = random.Random(15)
+    values = [round(draws.uniform(0, 10 ** draws.randint(-4, 15)), 4) for _ in range(200_000)]
+    values += [0.0001, 0.0005, 86_400_000.0, 123_456_789.1234, 10**15 - 0.0001, 999_999_999_999.9999]
     line = dumps_line({"values": values}, floats_checked=True)
     assert line == (json.dumps({"values": values}, separators=(",", ":")) + "\n").encode()
 

@@ -106,6 +106,7 @@ def new_project_form(client_pk: int, **overrides) -> dict:
         "qualification_cooloff_days": "",
         "gold_min": "10",
         "gold_bar_percent": "70",
+        "min_seconds_per_1k_chars": "10",
         "required_domain": "",
         "price_per_label": "",
         "criteria-TOTAL_FORMS": "0",

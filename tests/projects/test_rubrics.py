@@ -141,6 +141,7 @@ def test_a_manager_edits_the_rubric_inline_on_the_project_and_a_rated_one_gets_a
         "qualification_cooloff_days": "",
         "gold_min": "10",
         "gold_bar_percent": "70",
+        "min_seconds_per_1k_chars": "10",
         "required_domain": "",
         "price_per_label": "",
         "criteria-TOTAL_FORMS": "1",

@@ -263,6 +263,22 @@ def test_pasted_share_and_short_rationales_against_the_project_median():
     assert table.loc[["quiet"], ["paste_share", "repeated_share", "short_share"]].isna().all(axis=None)
 
 
+def test_pasted_characters_count_within_every_rationale_when_the_frame_gives_their_length():
+    """A rubric judgment's criterion notes are rationales too: `rationale_chars` holds them all."""
+    frame = pd.DataFrame(
+        {
+            "expert": ["rater", "rater", "rater"],
+            "item": ["i1", "i2", "i3"],
+            "rationale": ["Fine.", "", ""],
+            "rationale_chars": [20, 10, 0],  # "Fine." and 15 characters of notes; notes only; none
+            "pasted_chars": [5, 10, 0],
+        }
+    )
+    assert bias.paste_share(frame).tolist()[:2] == pytest.approx([0.25, 1.0])
+    assert pd.isna(bias.paste_share(frame)[2])
+    assert bias.rationale_integrity(frame).loc["rater", "paste_share"] == pytest.approx(15 / 30)
+
+
 FULL = pd.DataFrame(
     {
         "expert": ["x", "x", "y"],

@@ -134,11 +134,11 @@ def test_the_page_says_when_there_is_not_enough_data(client, acme, manager):
 
 
 def test_the_characters_read_count_a_prompts_text_or_its_messages_and_nothing_else():
-    from quality.report import _prompt_chars
+    from quality.signals import prompt_chars
 
-    assert _prompt_chars("abc") == 3
-    assert _prompt_chars([{"role": "user", "content": "ab"}, {"role": "assistant", "content": "c"}]) == 3
-    assert _prompt_chars(42) == _prompt_chars(None) == 0
+    assert prompt_chars("abc") == 3
+    assert prompt_chars([{"role": "user", "content": "ab"}, {"role": "assistant", "content": "c"}]) == 3
+    assert prompt_chars(42) == prompt_chars(None) == 0
 
 
 def test_the_quality_page_is_under_the_per_user_rate(client, judged, manager, monkeypatch):
