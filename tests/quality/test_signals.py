@@ -136,8 +136,8 @@ def test_the_quality_page_shows_the_paste_share(client, signalled, manager):
     client.force_login(manager)
     page = client.get(reverse("quality:project", args=[signalled.code])).content.decode()
     written = len("Same reason.") + len("same reason") + len(LONG) + len("ok")
-    assert "Rationale pasted" in page
-    assert f'<td data-testid="paste-share">{8 / written:.0%}</td>' in page
+    assert "Rationales pasted" in page
+    assert f'<span data-testid="paste-share">{8 / written:.0%}</span>' in page
     assert "67% too fast" in page
 
 
