@@ -89,6 +89,7 @@ INSTALLED_APPS = [
     "projects",
     "annotations",
     "quality",
+    "costs",
 ]
 
 MIDDLEWARE = [

@@ -28,4 +28,5 @@ urlpatterns = [
     path("", include("projects.urls")),
     path("", include("annotations.urls")),
     path("", include("quality.urls")),
+    path("", include("costs.urls")),
 ]

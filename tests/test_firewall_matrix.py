@@ -198,6 +198,7 @@ OPEN_ROUTES = {
     "api-schema",
     "api-docs",
     "projects:api-list",
+    "costs:my-work",
 }
 
 
@@ -219,14 +220,16 @@ class Request:
 def requests_for(route: Route, foreign: World) -> Request:
     """How to call `route` aiming at `foreign`'s data, and what kind of route it is."""
     name = route.name
-    if name.startswith(("annotations:", "quality:")) and "code" in route.kwargs:
+    if name.startswith(("annotations:", "quality:", "costs:")) and "code" in route.kwargs:
         kwargs = {"code": foreign.project.code}
         if "assignment_id" in route.kwargs:
             kwargs["assignment_id"] = foreign.objects[Assignment].pk
         if "user_id" in route.kwargs:  # a manager's action on one of the project's experts
             kwargs["user_id"] = foreign.members[Role.EXPERT].pk
         return Request(reverse(name, kwargs=kwargs), "project")
-    if "slug" in route.kwargs and name.startswith(("annotations:api-", "projects:api-", "quality:api-")):
+    if "slug" in route.kwargs and name.startswith(
+        ("annotations:api-", "projects:api-", "quality:api-", "costs:api-")
+    ):
         # The ML engineers' API names projects by their internal slug.
         url = reverse(name, kwargs={"slug": foreign.project.slug})
         return Request(url, "project" if takes_session(url) else "token_only")

@@ -16,8 +16,9 @@ BELOW = {
     "projects": {"labelhub"},
     "annotations": {"labelhub", "projects"},
     "quality": {"labelhub", "projects", "annotations"},
+    "costs": {"labelhub", "projects", "annotations"},
 }
-FIRST_PARTY = {"labelhub", "projects", "annotations", "quality"}
+FIRST_PARTY = {"labelhub", "projects", "annotations", "quality", "costs"}
 
 
 def imported_apps(path: Path) -> set[str]:
