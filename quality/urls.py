@@ -6,5 +6,7 @@ app_name = "quality"
 
 urlpatterns = [
     path("p/<slug:code>/quality/", views.project_page, name="project"),
+    path("p/<slug:code>/quality/charts/<slug:chart>.svg", views.chart, {"fmt": "svg"}, name="chart-svg"),
+    path("p/<slug:code>/quality/charts/<slug:chart>.csv", views.chart, {"fmt": "csv"}, name="chart-csv"),
     path("api/v1/projects/<slug:slug>/quality", api.QualityView.as_view(), name="api-quality"),
 ]

@@ -204,6 +204,8 @@ def requests_for(route: Route, foreign: World) -> Request:
         kwargs = {"code": foreign.project.code}
         if "assignment_id" in route.kwargs:
             kwargs["assignment_id"] = foreign.objects[Assignment].pk
+        if "chart" in route.kwargs:  # a chart's download: one of the charts its page shows
+            kwargs["chart"] = "labels-per-day" if name.startswith("annotations:") else "gold-accuracy"
         return Request(reverse(name, kwargs=kwargs), "project")
     if "slug" in route.kwargs and name.startswith(("annotations:api-", "projects:api-", "quality:api-")):
         # The ML engineers' API names projects by their internal slug.
