@@ -7,13 +7,14 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from annotations import services
 from annotations.bundle import bundle_archive
+from annotations.charts import CHARTS, labels_per_day
 from annotations.downloads import export_download
 from annotations.eligibility import expert_standing, standing_notice
 from annotations.forms import ExportForm, LabelForm, SkipForm
@@ -22,6 +23,7 @@ from annotations.progress import experts_held_back, items_left_for, project_prog
 from annotations.queries import own_assignment
 from annotations.rating import rating_blocks
 from labelhub.audit import Action, audit_record
+from labelhub.charts import chart_download
 from labelhub.experts import expert_status
 from labelhub.models import ExpertProfile
 from labelhub.resilience import safe_to_retry
@@ -270,6 +272,7 @@ def _overview(
             "export_form": export_form,
             "can_manage": identify,
             "skip_flag_min": settings.SKIP_FLAG_MIN,
+            "labels_chart": labels_per_day(project),
         },
         status=status,
     )
@@ -281,6 +284,18 @@ def _overview(
 def project_overview(request: HttpRequest, code: str) -> HttpResponse:
     project = project_for(request.user, Perm.EXPORT, code=code)
     return _overview(request, project, ExportForm())
+
+
+@safe_to_retry
+@require_GET
+@login_required
+@throttled()
+def chart(request: HttpRequest, code: str, chart: str, fmt: str) -> HttpResponse:
+    """A chart of the project page as a file (`fmt`: svg or csv), to whoever may see the page."""
+    project = project_for(request.user, Perm.EXPORT, code=code)
+    if chart not in CHARTS:
+        raise Http404("No such chart.")
+    return chart_download(labels_per_day(project), fmt=fmt, stem=project.slug)
 
 
 def _bundle_download(request: HttpRequest, project: Project, form: ExportForm) -> HttpResponse:

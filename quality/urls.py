@@ -16,5 +16,7 @@ urlpatterns = [
         views.retake,
         name="expert-retake",
     ),
+    path("p/<slug:code>/quality/charts/<slug:chart>.svg", views.chart, {"fmt": "svg"}, name="chart-svg"),
+    path("p/<slug:code>/quality/charts/<slug:chart>.csv", views.chart, {"fmt": "csv"}, name="chart-csv"),
     path("api/v1/projects/<slug:slug>/quality", api.QualityView.as_view(), name="api-quality"),
 ]

@@ -19,11 +19,13 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
+from labelhub.charts import chart_download
 from labelhub.models import User
 from labelhub.resilience import safe_to_retry
 from labelhub.throttling import throttled
 from projects.models import Item, Membership, Project
 from projects.permissions import Perm, has_project_perm, project_for
+from quality.charts import CHARTS, quality_charts
 from quality.report import project_quality
 from quality.services import expert_reinstate, qualification_retake_allow
 
@@ -71,7 +73,10 @@ def _page_context(request: HttpRequest, project: Project, **extra: Any) -> dict[
 @throttled()  # the heaviest page: under the same per-user rate as the labelling pages
 def project_page(request: HttpRequest, code: str) -> HttpResponse:
     project = project_for(request.user, Perm.EXPORT, code=code)
-    return render(request, "quality/project.html", _page_context(request, project))
+    context = _page_context(request, project)
+    return render(
+        request, "quality/project.html", {**context, "charts": quality_charts(project, context["report"])}
+    )
 
 
 @dataclass(frozen=True)
@@ -141,3 +146,17 @@ def reinstate(request: HttpRequest, code: str, user_id: int) -> HttpResponse:
 def retake(request: HttpRequest, code: str, user_id: int) -> HttpResponse:
     """GET: ask; POST: open a retake now for an expert who failed the qualification."""
     return _act(request, code, user_id, RETAKE)
+
+
+@safe_to_retry
+@require_GET
+@login_required
+@throttled()  # as heavy as the page: the whole report is read for one chart
+def chart(request: HttpRequest, code: str, chart: str, fmt: str) -> HttpResponse:
+    """One chart of the quality page as a file (`fmt`: svg or csv), to whoever may see the page."""
+    project = project_for(request.user, Perm.EXPORT, code=code)
+    build = CHARTS.get(chart)
+    if build is None:
+        raise Http404("No such chart.")
+    report = project_quality(project, identify_experts=has_project_perm(request.user, project, Perm.MANAGE))
+    return chart_download(build(project, report), fmt=fmt, stem=f"{project.slug}-quality")

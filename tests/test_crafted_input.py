@@ -460,3 +460,22 @@ def test_an_item_edited_in_the_admin_with_deeply_nested_json_is_refused_not_a_50
     assert f"nested more than {MAX_DEPTH} levels deep" in response.content.decode()
     item.refresh_from_db()
     assert item.metadata == {} and isinstance(item.prompt, str)
+
+
+# A chart's name is a slug from a short list: anything else finds no chart, and nothing is drawn.
+CRAFTED_CHART_NAMES = ["no-such-chart", "gold_accuracy", "GOLD-ACCURACY", "x" * 5000, "__init__", "CHARTS"]
+
+
+@pytest.mark.parametrize("page", ["annotations", "quality"])
+@pytest.mark.parametrize("name", CRAFTED_CHART_NAMES)
+@pytest.mark.parametrize("fmt", ["svg", "csv"])
+def test_a_made_up_chart_name_is_a_404(client, acme, manager, page, name, fmt):
+    client.force_login(manager)
+    response = client.get(reverse(f"{page}:chart-{fmt}", kwargs={"code": acme.code, "chart": name}))
+    assert response.status_code == 404
+
+
+@pytest.mark.parametrize("path", ["../quality", "gold-accuracy.png", "gold-accuracy.svg.csv", "%00", "ü"])
+def test_a_chart_path_that_is_no_slug_and_format_matches_no_route(acme, path):
+    with pytest.raises(Resolver404):
+        resolve(f"/p/{acme.code}/quality/charts/{path}")

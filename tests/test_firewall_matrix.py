@@ -226,6 +226,8 @@ def requests_for(route: Route, foreign: World) -> Request:
             kwargs["assignment_id"] = foreign.objects[Assignment].pk
         if "user_id" in route.kwargs:  # a manager's action on one of the project's experts
             kwargs["user_id"] = foreign.members[Role.EXPERT].pk
+        if "chart" in route.kwargs:  # a chart's download: one of the charts its page shows
+            kwargs["chart"] = "labels-per-day" if name.startswith("annotations:") else "gold-accuracy"
         return Request(reverse(name, kwargs=kwargs), "project")
     if "slug" in route.kwargs and name.startswith(
         ("annotations:api-", "projects:api-", "quality:api-", "costs:api-")
