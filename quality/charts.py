@@ -117,14 +117,14 @@ def left_share_chart(report: QualityReport) -> Chart:
     return _drawn(chart, bar_chart, shown, 0.5, "50%")
 
 
-def _judged(project: Project) -> pd.DataFrame:
+def judged_annotations(project: Project) -> pd.DataFrame:
     """The project's judgments as the report reads them for its speed figure (labels with a choice)."""
     annotated = annotation_frame(project)
     return annotated[annotated["preference"] != ""]
 
 
 def speed_chart(project: Project) -> Chart:
-    rates = seconds_per_1k_chars(_judged(project)).dropna().astype(float).to_numpy()
+    rates = seconds_per_1k_chars(judged_annotations(project)).dropna().astype(float).to_numpy()
     chart = Chart(
         name="speed",
         title="Active seconds per 1,000 characters read",

@@ -16,9 +16,9 @@ from labelhub.pseudonyms import annotator_pseudonym
 from projects.models import Item
 from quality.agreement import percent_agreement
 from quality.bias import seconds_per_1k_chars
-from quality.charts import CHARTS, SPEED_BINS, speed_bins
+from quality.charts import CHARTS, SPEED_BINS, judged_annotations, speed_bins
 from quality.frames import judgment_frames
-from quality.report import _judgments, project_quality
+from quality.report import project_quality
 from tests.factories import ItemFactory
 from tests.quality.test_report import CHOICES, judge_all
 
@@ -143,7 +143,7 @@ def test_the_speed_histogram_counts_every_timed_annotation_once(client, judged, 
         Annotation.objects.filter(pk=annotation.pk).update(active_seconds=5 + n)
     client.force_login(manager)
     rows = download_csv(client, judged, "speed")
-    rates = seconds_per_1k_chars(_judgments(judged)).dropna()
+    rates = seconds_per_1k_chars(judged_annotations(judged)).dropna()
     assert sum(int(row["annotations"]) for row in rows) == len(rates) == 2 * len(CHOICES)
     assert number(rows[0]["seconds_per_1k_chars_from"]) == 0
     assert number(rows[-1]["seconds_per_1k_chars_to"]) == pytest.approx(rates.max())
