@@ -52,8 +52,13 @@ class ExpertStanding:
     attempt_since: datetime | None = None  # QUALIFYING: the current attempt counts answers from here
 
 
-def standing_of(membership: Membership | None, *, project: Project, now: datetime) -> ExpertStanding:
-    """The standing of the expert with `membership` (None: staff, who label without one)."""
+def standing_of(
+    membership: Membership | None, *, project: Project, now: datetime, labelled: bool = False
+) -> ExpertStanding:
+    """The standing of the expert with `membership` (None: staff, who label without one).
+
+    A qualification is for new experts: one who already has labels in the project (`labelled`:
+    it was turned on after they started) works on without it."""
     if membership is None:
         return ExpertStanding(Standing.WORK)
     status = membership.quality_status
@@ -64,9 +69,29 @@ def standing_of(membership: Membership | None, *, project: Project, now: datetim
         if retake is None or retake > now:
             return ExpertStanding(Standing.FAILED, retake_after=retake)
         return ExpertStanding(Standing.QUALIFYING, attempt_since=retake)
-    if project.qualification_items and membership.qualified_at is None:
+    if project.qualification_items and membership.qualified_at is None and not labelled:
         return ExpertStanding(Standing.QUALIFYING)
     return ExpertStanding(Standing.WORK)
+
+
+def _asks_qualification(membership: Membership | None, project: Project) -> bool:
+    """Whether `standing_of` needs to know if the expert has labels in `project`."""
+    return bool(
+        membership is not None
+        and project.qualification_items
+        and membership.qualified_at is None
+        and membership.quality_status == Membership.QualityStatus.ACTIVE
+    )
+
+
+def labelled_in(projects: Iterable[Project], *, expert: User) -> set[int]:
+    """The ids of those of `projects` where `expert` has labels (qualification answers are none)."""
+    return set(
+        Annotation.objects.filter(is_label(), project__in=list(projects), expert=expert)
+        .order_by()
+        .values_list("project_id", flat=True)
+        .distinct()
+    )
 
 
 def standing_notice(standing: ExpertStanding) -> str:
@@ -109,7 +134,16 @@ def expert_standing(*, project: Project, expert: User, now: datetime) -> ExpertS
         .only(*_STANDING_FIELDS)
         .first()
     )
-    return standing_of(membership, project=project, now=now)
+    return member_standing(membership, project=project, expert=expert, now=now)
+
+
+def member_standing(
+    membership: Membership | None, *, project: Project, expert: User, now: datetime
+) -> ExpertStanding:
+    """`standing_of` `membership` (`expert`'s, already read), asking whether they have labels
+    only when that decides it."""
+    labelled = _asks_qualification(membership, project) and bool(labelled_in([project], expert=expert))
+    return standing_of(membership, project=project, now=now, labelled=labelled)
 
 
 def expert_standings(
@@ -123,8 +157,13 @@ def expert_standings(
             project__in=projects, user=expert, ended_at__isnull=True
         ).only(*_STANDING_FIELDS)
     }
+    asking = [project for project in projects if _asks_qualification(memberships.get(project.pk), project)]
+    labelled = labelled_in(asking, expert=expert) if asking else set()
     return {
-        project.pk: standing_of(memberships.get(project.pk), project=project, now=now) for project in projects
+        project.pk: standing_of(
+            memberships.get(project.pk), project=project, now=now, labelled=project.pk in labelled
+        )
+        for project in projects
     }
 
 

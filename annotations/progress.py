@@ -13,6 +13,7 @@ from annotations.eligibility import (
     open_gold,
     open_qualification,
     open_work,
+    qualification_answers,
     standing_of,
 )
 from annotations.models import Annotation, Skip
@@ -47,8 +48,16 @@ def items_left_for(*, expert: User, projects: QuerySet[Project]) -> dict[int, in
         gold = _per_project(open_gold(gold_rated, expert=expert, domains=domains))
         left.update({project: n + gold.get(project, 0) for project, n in work.items()})
     if qualifying:
-        # At most the qualification's length: that is all they will be served before it is graded.
-        asked = {project.pk: project.qualification_items for project in projects}
+        # At most what is left of the qualification's length: all they will be served before it is
+        # graded (a few projects at most are qualifying at once: one count each).
+        by_pk = {project.pk: project for project in projects}
+        asked = {
+            pk: by_pk[pk].qualification_items
+            - qualification_answers(
+                project=by_pk[pk], expert=expert, since=standings[pk].attempt_since
+            ).count()
+            for pk in qualifying
+        }
         tests = _per_project(
             open_qualification(Item.objects.filter(project__in=qualifying), expert=expert, domains=domains)
         )

@@ -42,8 +42,13 @@ class LeftOut:
         return {"left_out_items": list(self.items), "left_out_experts": list(self.experts)}
 
 
-# The streamed statements' form of `LeftOut.apply` on annotations `a`.
-LEFT_OUT_SQL = "a.item_id <> ALL(%(left_out_items)s) AND a.expert_id <> ALL(%(left_out_experts)s)"
+def left_out_sql(alias: str) -> str:
+    """The streamed statements' form of `LeftOut.apply`, on the rows `alias` (annotations, or
+    skips: both have an item and an expert)."""
+    return f"{alias}.item_id <> ALL(%(left_out_items)s) AND {alias}.expert_id <> ALL(%(left_out_experts)s)"
+
+
+LEFT_OUT_SQL = left_out_sql("a")
 
 
 def paused_experts(project: Project) -> list[int]:

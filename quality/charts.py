@@ -18,6 +18,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from annotations.models import Annotation
+from annotations.queries import is_label
 from labelhub.charts import (
     NOT_ENOUGH_DATA,
     Chart,
@@ -200,7 +201,7 @@ def weekly_agreement(project: Project) -> list[tuple[date, int, float | None]]:
     choices = judgment_frames(project).choices
     last = pd.DataFrame(
         list(
-            Annotation.objects.filter(project=project)
+            Annotation.objects.filter(is_label(), project=project)
             .exclude(preference="")
             .values("item_id")
             .annotate(last=Max("submitted_at"))

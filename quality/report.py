@@ -126,9 +126,10 @@ def project_quality(
     now = now or timezone.now()
     # Staff label without a membership (and a former member keeps their labels): as serving
     # reads it, no membership is no hold on them.
+    labelled = set(labellers[EXPERT])
     standings = {
-        user_id: standing_of(members.get(user_id), project=project, now=now)
-        for user_id in sorted(set(labellers[EXPERT]) | set(members))
+        user_id: standing_of(members.get(user_id), project=project, now=now, labelled=user_id in labelled)
+        for user_id in sorted(labelled | set(members))
     }
     table = pd.DataFrame({"labels": labellers[EXPERT].value_counts().reindex(list(standings), fill_value=0)})
     gold = judged[judged["is_gold"]]

@@ -16,7 +16,12 @@ from django.db.models import Count, Min
 from django.http import HttpRequest
 from django.utils import timezone
 
-from annotations.eligibility import Standing, qualification_answers, qualification_items_open_to, standing_of
+from annotations.eligibility import (
+    Standing,
+    member_standing,
+    qualification_answers,
+    qualification_items_open_to,
+)
 from annotations.models import Annotation
 from annotations.queries import gold_correct, is_label
 from labelhub.audit import audit_record
@@ -71,7 +76,7 @@ def qualification_grade(
     membership = _membership_locked(project, expert)
     if membership is None:
         return None
-    standing = standing_of(membership, project=project, now=now)
+    standing = member_standing(membership, project=project, expert=expert, now=now)
     if standing.standing != Standing.QUALIFYING:
         return None  # already graded, or the project no longer asks for a qualification
     answers = qualification_answers(project=project, expert=expert, since=standing.attempt_since)
@@ -102,7 +107,9 @@ def qualification_grade(
         _set_status(membership, QualityStatus.ACTIVE, now=now, qualified_at=now, retake_after=None)
     else:
         days = project.qualification_cooloff_days
-        retake = None if days is None else now + timedelta(days=days)
+        # A retake is taken on items not answered before: with none left, none opens by itself.
+        left = qualification_items_open_to(project=project, expert=expert).exists()
+        retake = None if days is None or not left else now + timedelta(days=days)
         _set_status(membership, QualityStatus.FAILED, now=now, retake_after=retake)
     audit_record(
         action=Action.QUALIFICATION_PASSED if passed else Action.QUALIFICATION_FAILED,
@@ -144,7 +151,10 @@ def gold_review(*, project: Project, expert: User, now: datetime | None = None) 
         return False
     now = now or timezone.now()
     membership = _membership_locked(project, expert)
-    if membership is None or standing_of(membership, project=project, now=now).standing != Standing.WORK:
+    if (
+        membership is None
+        or member_standing(membership, project=project, expert=expert, now=now).standing != Standing.WORK
+    ):
         return False
     correct, answered = continuous_gold(project=project, expert=expert, since=membership.quality_changed_at)
     bar = project.gold_bar_percent / 100
@@ -218,6 +228,11 @@ def qualification_retake_allow(
     membership = _held_back(project, expert)
     if membership.quality_status != QualityStatus.FAILED:
         raise ValidationError("Only an expert who failed the qualification can retake it.")
+    if not qualification_items_open_to(project=project, expert=expert).exists():
+        raise ValidationError(
+            "This expert has answered every qualification item already: mark more gold items for the "
+            "qualification first (a retake is taken on items not answered before), or reinstate them."
+        )
     _set_status(membership, QualityStatus.FAILED, now=now, retake_after=now)
     audit_record(
         action=Action.QUALIFICATION_RETAKE,

@@ -11,7 +11,7 @@ from annotations.exports.base import CHUNK_SIZE, STRENGTH_NAMES, Pseudonyms, dum
 from annotations.exports.options import PairOptions
 from annotations.exports.registry import ExportFormat, export_format, register
 from annotations.models import Annotation, Assignment, Skip
-from annotations.queries import LEFT_OUT_SQL, LeftOut, left_out_of_exports, paused_experts
+from annotations.queries import LEFT_OUT_SQL, LeftOut, left_out_of_exports, left_out_sql, paused_experts
 from projects.models import Project
 
 JUDGMENTS = f"""
@@ -24,13 +24,13 @@ LEFT JOIN projects_guideline g ON g.id = a.guideline_id
 WHERE a.project_id = %(project)s AND a.preference <> '' AND {LEFT_OUT_SQL}
 ORDER BY a.item_id, a.id
 """
-SKIPS = """
+SKIPS = f"""
 SELECT i.external_id::text, k.expert_id, k.reason::text, k.note, i.is_gold, k.created_at,
     (SELECT s.shown_left FROM annotations_assignment s
      WHERE s.item_id = k.item_id AND s.expert_id = k.expert_id LIMIT 1)
 FROM annotations_skip k
 JOIN projects_item i ON i.id = k.item_id
-WHERE k.project_id = %(project)s
+WHERE k.project_id = %(project)s AND {left_out_sql("k")}
 ORDER BY k.item_id, k.id
 """
 
@@ -59,13 +59,13 @@ def _judgments_by_orm(project: Project, left_out: LeftOut) -> Iterator[tuple]:
     )
 
 
-def _skips_by_orm(project: Project) -> Iterator[tuple]:
+def _skips_by_orm(project: Project, left_out: LeftOut) -> Iterator[tuple]:
     """SKIPS's rows, for databases other than PostgreSQL."""
     shown = Assignment.objects.filter(item=OuterRef("item_id"), expert=OuterRef("expert_id")).values(
         "shown_left"
     )
     return (
-        Skip.objects.filter(project=project)
+        left_out.apply(Skip.objects.filter(project=project))
         .order_by("item_id", "pk")
         .values_list(
             "item__external_id",
@@ -100,9 +100,9 @@ def export_annotations(
     params = {"project": project.pk}
     if base.on_postgresql():
         judgments = base.streamed(JUDGMENTS, {**params, **left_out.params})
-        skips = base.streamed(SKIPS, params)
+        skips = base.streamed(SKIPS, {**params, **left_out.params})
     else:
-        judgments, skips = _judgments_by_orm(project, left_out), _skips_by_orm(project)
+        judgments, skips = _judgments_by_orm(project, left_out), _skips_by_orm(project, left_out)
     for (
         pk,
         item_id,

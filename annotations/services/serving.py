@@ -100,12 +100,21 @@ def _lease_qualification(
     *, project: Project, expert: User, now: datetime, rng: random.Random, domains: frozenset[str] | None
 ) -> Assignment | None:
     """A lease on one of the qualification items open to the expert, drawn at random so that no
-    two experts learn the test in the same order. (Like gold checks, they have no overlap.)"""
+    two experts learn the test in the same order. (Like gold checks, they have no overlap.)
+
+    An item they were shown and let lapse comes back first: otherwise waiting out leases would
+    let an expert see the whole test and answer only the questions they like."""
     open_items = list(qualification_items_open_to(project=project, expert=expert, domains=domains))
     if not open_items:
         return None
+    seen = set(
+        Assignment.objects.filter(
+            project=project, expert=expert, item__in=open_items, status__in=[Status.EXPIRED, Status.ACTIVE]
+        ).values_list("item_id", flat=True)
+    )
+    shown = sorted((item for item in open_items if item.pk in seen), key=lambda item: item.pk)
     return _lease(
-        item=rng.choice(sorted(open_items, key=lambda item: item.pk)),
+        item=shown[0] if shown else rng.choice(sorted(open_items, key=lambda item: item.pk)),
         project=project,
         expert=expert,
         now=now,

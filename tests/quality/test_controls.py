@@ -18,6 +18,7 @@ from labelhub.models import AuditEvent
 from projects.models import Membership, Project
 from quality.models import QualificationAttempt
 from quality.services import expert_reinstate, qualification_retake_allow
+from tests.conftest import member
 from tests.factories import ItemFactory
 
 QualityStatus = Membership.QualityStatus
@@ -69,12 +70,11 @@ def test_a_new_expert_is_served_only_qualification_items_in_random_order(qualify
     acme, _, _ = qualifying
     firsts = set()
     for seed in range(8):
-        served = assignment_next(project=acme, expert=annotator, rng=random.Random(seed))
+        expert = annotator if seed == 0 else member(acme, f"new-expert-{seed}", Membership.Role.EXPERT)
+        served = assignment_next(project=acme, expert=expert, rng=random.Random(seed))
         assert served.item.is_qualification
         firsts.add(served.item.external_id)
-        served.status = served.Status.EXPIRED
-        served.save()
-    assert len(firsts) > 1  # not always the same first item: the order is drawn
+    assert len(firsts) > 1  # not every new expert starts on the same item: the order is drawn
     assert expert_standing(project=acme, expert=annotator, now=timezone.now()).standing == Standing.QUALIFYING
     # Only the qualification is left to them, at most its length.
     assert items_left_for(expert=annotator, projects=Project.objects.filter(pk=acme.pk)) == {acme.pk: 3}
@@ -263,3 +263,54 @@ def test_the_labelling_api_marks_qualification_items(qualifying, annotator):
     acme, _, _ = qualifying
     served = api_for(annotator).post(reverse("annotations:api-next", args=[acme.code]), {}, format="json")
     assert served.status_code == 200 and served.json()["qualification"] is True
+
+
+def test_turning_a_qualification_on_later_does_not_stop_experts_already_at_work(acme, annotator, annotator2):
+    ItemFactory(project=acme, external_id="early")
+    for n in range(3):
+        gold_item(acme, f"q-{n}", qualification=True)
+    ItemFactory(project=acme, external_id="later")
+    answer(acme, annotator, correct=True)  # a real label before the qualification is asked for
+    Project.objects.filter(pk=acme.pk).update(qualification_items=2)
+    acme.refresh_from_db()
+    now = timezone.now()
+    assert expert_standing(project=acme, expert=annotator, now=now).standing == Standing.WORK
+    assert not assignment_next(project=acme, expert=annotator).item.is_qualification
+    # A new expert is asked for it.
+    assert expert_standing(project=acme, expert=annotator2, now=now).standing == Standing.QUALIFYING
+
+
+def test_a_qualification_item_let_lapse_comes_back_before_any_other(qualifying, annotator):
+    acme, _, _ = qualifying
+    first = assignment_next(project=acme, expert=annotator, rng=random.Random(1))
+    later = first.expires_at + timedelta(seconds=1)
+    for seed in range(6):
+        again = assignment_next(project=acme, expert=annotator, rng=random.Random(seed), now=later)
+        assert again.item == first.item
+        later = again.expires_at + timedelta(seconds=1)
+
+
+def test_no_retake_opens_when_every_qualification_item_has_been_answered(acme, annotator, manager):
+    Project.objects.filter(pk=acme.pk).update(qualification_items=2, qualification_cooloff_days=0)
+    acme.refresh_from_db()
+    for n in range(2):
+        gold_item(acme, f"q-{n}", qualification=True)
+    for _ in range(2):
+        answer(acme, annotator, correct=False)
+    membership = membership_of(acme, annotator)
+    assert membership.quality_status == QualityStatus.FAILED and membership.retake_after is None
+    with pytest.raises(ValidationError, match="answered every qualification item"):
+        qualification_retake_allow(project=acme, expert=annotator, by=manager)
+    gold_item(acme, "q-new", qualification=True)
+    qualification_retake_allow(project=acme, expert=annotator, by=manager)
+    assert assignment_next(project=acme, expert=annotator).item.external_id == "q-new"
+
+
+def test_items_left_count_down_through_the_qualification(qualifying, annotator):
+    acme, _, _ = qualifying
+    only_acme = Project.objects.filter(pk=acme.pk)
+    lefts = [items_left_for(expert=annotator, projects=only_acme)[acme.pk]]
+    for _ in range(2):
+        answer(acme, annotator, correct=True)
+        lefts.append(items_left_for(expert=annotator, projects=only_acme)[acme.pk])
+    assert lefts == [3, 2, 1]

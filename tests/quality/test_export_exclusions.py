@@ -150,3 +150,21 @@ def test_the_dawid_skene_consensus_weighs_only_the_judgments_the_export_keeps(ex
     rows(exported, "pairs", aggregate="dawid_skene")
     rows(exported, "pairs", aggregate="dawid_skene", include_paused=True)
     assert seen == [4, 8]  # the kept expert's four labels; then both experts' (never the qualification)
+
+
+def test_a_paused_experts_skips_are_left_out_too(exported, annotator2):
+    from annotations.services import assignment_next, assignment_skip
+
+    ItemFactory(project=exported, external_id="w-skip")
+    Membership.objects.filter(project=exported, user=annotator2).update(
+        quality_status=Membership.QualityStatus.ACTIVE
+    )
+    assignment_skip(
+        assignment=assignment_next(project=exported, expert=annotator2), expert=annotator2, reason="unsure"
+    )
+    Membership.objects.filter(project=exported, user=annotator2).update(quality_status=PAUSED)
+    assert not [line for line in rows(exported, "annotations") if line["outcome"] == "skip"]
+    [kept] = [
+        line for line in rows(exported, "annotations", include_paused=True) if line["outcome"] == "skip"
+    ]
+    assert kept["expert_paused"] is True
